@@ -1,0 +1,1 @@
+//! The example FlexVPN router: composes the protocol crates (IOS-style config, node, simulator).

@@ -1,0 +1,2 @@
+//! The FlexVPN client block: ordered peers, failover, tracking, backup groups, sans-IO.
+#![forbid(unsafe_code)]
