@@ -80,7 +80,9 @@ pub enum OpenError {
     #[error("replayed sequence number {0}")]
     Replayed(u64),
     /// The sequence number lies to the left of the anti-replay window, or is 0, or (ESN) its
-    /// reconstructed high half does not exist.
+    /// reconstructed high half does not exist. With ESN, a low half far left of the window is
+    /// read as belonging to the next 2^32 block (RFC 4303 A2.2), so such a packet fails
+    /// authentication instead.
     #[error("sequence number {0} outside the replay window")]
     OutsideWindow(u64),
     /// The ICV did not verify. No detail is given on purpose.

@@ -422,14 +422,14 @@ impl OutboundSa {
     /// Checks that one more packet may be sealed and computes its sizes:
     /// (sequence number, payload length with TFC padding, sealed length).
     fn plan(&self, len: usize) -> Result<(u64, usize, usize), SealError> {
-        if self.core.life.expired {
-            return Err(SealError::Expired);
-        }
         let seq = self
             .last_seq
             .checked_add(1)
             .filter(|s| *s <= max_seq(self.core.esn))
             .ok_or(SealError::SequenceExhausted)?;
+        if self.core.life.expired {
+            return Err(SealError::Expired);
+        }
         let inner = len.max(self.tfc_pad_to);
         if inner > MAX_SEALED_LEN {
             return Err(SealError::PayloadTooLarge(len));
