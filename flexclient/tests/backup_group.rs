@@ -12,10 +12,10 @@ use flexclient::{ClientId, ConnectMode, State};
 fn assert_exclusive(net: &Net, group_members: &[ClientId]) {
     let mut users: BTreeMap<Ipv4Addr, ClientId> = BTreeMap::new();
     for &(id, peer) in &net.sessions {
-        if group_members.contains(&id) {
-            if let Some(other) = users.insert(peer, id) {
-                panic!("{peer} used by {other:?} and {id:?} at {:?}", net.elapsed());
-            }
+        if group_members.contains(&id)
+            && let Some(other) = users.insert(peer, id)
+        {
+            panic!("{peer} used by {other:?} and {id:?} at {:?}", net.elapsed());
         }
     }
     for &id in group_members {
