@@ -63,7 +63,10 @@ fn failed_resolution_moves_to_the_next_peer() {
     net.run_for(0.005);
     // While resolving, show names the peer being tried.
     let show = net.set.client(id).unwrap().show();
-    assert!(show.contains("Current state:ACTIVATING\nPeer : hub1.example.net\n"), "{show}");
+    assert!(
+        show.contains("Current state:ACTIVATING\nPeer : hub1.example.net\n"),
+        "{show}"
+    );
     net.run_for(1.0);
     assert_eq!(net.state(id), State::Active);
     assert_eq!(net.active(id), Some(HUB2));
