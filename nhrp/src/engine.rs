@@ -326,6 +326,13 @@ impl Engine {
             Body::Message(m) => m.kind,
             Body::ErrorIndication(e) => {
                 let code = e.code;
+                // An Error Indication goes to the source of the erroneous packet: a server
+                // relays one addressed to someone else.
+                if let Some(target) = pkt.mandatory.dst_proto.ipv4()
+                    && target != self.cfg.proto
+                {
+                    return self.relay_toward(from, pkt, target, false);
+                }
                 self.on_error_indication(now, &pkt, code);
                 return Ok(());
             }

@@ -178,18 +178,27 @@ impl Engine {
         }
     }
 
-    /// A Resolution Reply for someone else: relay it towards the requester.
-    pub(crate) fn relay_reply(
-        &mut self,
-        from: Ipv4Addr,
-        mut pkt: Packet,
-    ) -> Result<(), InputError> {
-        if !self.cfg.server {
-            return Err(InputError::Protocol("reply for another station"));
-        }
+    /// A Resolution Reply for someone else: relay it towards the requester (its source
+    /// protocol address), recording this node in the Reverse Transit NHS Record.
+    pub(crate) fn relay_reply(&mut self, from: Ipv4Addr, pkt: Packet) -> Result<(), InputError> {
         let Some(requester) = pkt.mandatory.src_proto.ipv4() else {
             return Err(InputError::Protocol("reply without ipv4 source"));
         };
+        self.relay_toward(from, pkt, requester, true)
+    }
+
+    /// Relays `pkt` towards overlay address `requester`: its own cache entry first, then the
+    /// overlay route.
+    pub(crate) fn relay_toward(
+        &mut self,
+        from: Ipv4Addr,
+        mut pkt: Packet,
+        requester: Ipv4Addr,
+        record: bool,
+    ) -> Result<(), InputError> {
+        if !self.cfg.server {
+            return Err(InputError::Protocol("packet for another station"));
+        }
         let next = self
             .cache
             .lookup(requester)
@@ -203,7 +212,9 @@ impl Engine {
             return Err(InputError::Loop);
         }
         pkt.header.hop_count -= 1;
-        self.append_transit(&mut pkt, ExtensionType::REVERSE_TRANSIT_NHS);
+        if record {
+            self.append_transit(&mut pkt, ExtensionType::REVERSE_TRANSIT_NHS);
+        }
         self.stats.replies_relayed += 1;
         self.send(next, &pkt);
         Ok(())
