@@ -1,0 +1,569 @@
+//! The AES-GCM algorithm, written once over a vector of `W` AES blocks and expanded by
+//! [`gcm_engine!`] in each width module (`x128`, `x256`, `x512`).
+//!
+//! The width module provides, all `#[target_feature]` functions on its vector type `V`:
+//! `vzero`, `vload`/`vstore` (`VB = 16 * W` bytes), `vxor`, `vadd32`, `venc`, `venclast`,
+//! `vclmul_lo`/`vclmul_mid`/`vclmul_hi` (the 00, 01^10 and 11 partial products per lane),
+//! `vbswap` (per-lane byte reversal), `vbcast` (one block to every lane), `vfold` (XOR of the
+//! lanes), `vctr(k)` (lane `l` holds `k + l` in its low dword) and `vlane(x, l)` (`x` in lane
+//! `l`, zero elsewhere); and the constants `W` (blocks per vector), `VB` and `B` (vectors in
+//! flight).
+//!
+//! A chunk is `N = W * B` blocks. Seal runs the AES rounds of chunk `i` interleaved with the
+//! GHASH of the ciphertext of chunk `i - 1`; open interleaves them with the GHASH of chunk
+//! `i` itself (read before it is overwritten). GHASH multiplies the `N` blocks of a chunk by
+//! `H^N .. H^1` and reduces once per chunk. The tail (< one chunk) runs CTR on as many vectors
+//! as needed and GHASHes AAD (when short and there was no full chunk), tail and length block
+//! together, front-padded with zero blocks to a whole number of vectors.
+
+/// Expands the GCM algorithm for the vector type of the calling module.
+macro_rules! gcm_engine {
+    ($feat:literal) => {
+        /// Blocks per chunk.
+        const N: usize = W * B;
+        /// Bytes per chunk.
+        const CH: usize = 16 * N;
+        /// AAD up to this length is hashed together with the tail when there is no full chunk.
+        const AAD_INLINE: usize = 64;
+        /// Packets up to this length go through the multi-packet path of `seal_many`.
+        const BATCH_MAX_LEN: usize = 512;
+        /// Counter blocks per batch group.
+        const BATCH_BLOCKS: usize = 128;
+        /// Packets per batch group.
+        const BATCH_PACKETS: usize = 8;
+
+        /// Round keys broadcast to every lane, and as single blocks.
+        struct Keys {
+            rk: [V; 15],
+            rk1: [__m128i; 15],
+        }
+
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn keys<const NR: usize>(k: &KeyData) -> Keys {
+            let mut rk = [vzero(); 15];
+            let mut rk1 = [_mm_setzero_si128(); 15];
+            for ((d, d1), s) in rk
+                .iter_mut()
+                .zip(rk1.iter_mut())
+                .zip(k.rk.as_chunks::<16>().0)
+                .take(NR + 1)
+            {
+                *d1 = common::load16(s);
+                *d = vbcast(*d1);
+            }
+            Keys { rk, rk1 }
+        }
+
+        /// `W` consecutive powers of H starting at table block `t` (`H^(HP - t)`, ...).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn hpow(k: &KeyData, t: usize) -> V {
+            match k.htab.get(t * 16..).and_then(|s| s.first_chunk::<VB>()) {
+                Some(s) => vload(s),
+                None => vzero(),
+            }
+        }
+
+        /// Unreduced GHASH products: (lo, mid, hi).
+        type Acc = (V, V, V);
+
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn mac(p: &mut Acc, x: V, h: V) {
+            p.0 = vxor(p.0, vclmul_lo(x, h));
+            p.1 = vxor(p.1, vclmul_mid(x, h));
+            p.2 = vxor(p.2, vclmul_hi(x, h));
+        }
+
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn finish(p: Acc) -> __m128i {
+            common::reduce_parts(vfold(p.0), vfold(p.1), vfold(p.2))
+        }
+
+        /// GHASH of one full chunk, folded into `acc`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn ghash_chunk(k: &KeyData, acc: __m128i, c: &[u8; CH]) -> __m128i {
+            let mut p = (vzero(), vzero(), vzero());
+            for (j, d) in c.as_chunks::<VB>().0.iter().enumerate() {
+                let mut x = vbswap(vload(d));
+                if j == 0 {
+                    x = vxor(x, vlane(acc, 0));
+                }
+                mac(&mut p, x, hpow(k, HP - N + j * W));
+            }
+            finish(p)
+        }
+
+        /// GHASH of `data`, zero-padded to whole blocks, folded into `acc`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn ghash_bytes(k: &KeyData, mut acc: __m128i, data: &[u8]) -> __m128i {
+            let (chunks, rest) = data.as_chunks::<CH>();
+            for c in chunks {
+                acc = ghash_chunk(k, acc, c);
+            }
+            if rest.is_empty() {
+                return acc;
+            }
+            let m = rest.len().div_ceil(16); // 1..=N blocks
+            let nv = m.div_ceil(W); // 1..=B vectors
+            let pad = nv * W - m; // leading zero blocks, < W
+            let mut tmp = [0u8; CH];
+            if let Some(d) = tmp.get_mut(pad * 16..pad * 16 + rest.len()) {
+                d.copy_from_slice(rest);
+            }
+            let mut p = (vzero(), vzero(), vzero());
+            for (j, d) in tmp.as_chunks::<VB>().0.iter().take(nv).enumerate() {
+                let mut x = vbswap(vload(d));
+                if j == 0 {
+                    x = vxor(x, vlane(acc, pad));
+                }
+                mac(&mut p, x, hpow(k, HP - nv * W + j * W));
+            }
+            finish(p)
+        }
+
+        /// GHASH of `[aad][ct][lens]`, the first two zero-padded to whole blocks, folded into
+        /// `acc`. A short `aad` and the last partial chunk of `ct` are hashed together with
+        /// the length block, with one reduction per chunk.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn ghash_final(
+            k: &KeyData,
+            mut acc: __m128i,
+            aad: &[u8],
+            ct: &[u8],
+            lens: &[u8; 16],
+        ) -> __m128i {
+            let (chunks, ct) = ct.as_chunks::<CH>();
+            let aad: &[u8] = if chunks.is_empty() && aad.len() <= AAD_INLINE {
+                aad
+            } else {
+                acc = ghash_bytes(k, acc, aad);
+                &[]
+            };
+            for c in chunks {
+                acc = ghash_chunk(k, acc, c);
+            }
+            let mut fb = [0u8; AAD_INLINE + CH + 16];
+            let a = aad.len().div_ceil(16) * 16;
+            let c = ct.len().div_ceil(16) * 16;
+            if let Some(d) = fb.get_mut(..aad.len()) {
+                d.copy_from_slice(aad);
+            }
+            if let Some(d) = fb.get_mut(a..a + ct.len()) {
+                d.copy_from_slice(ct);
+            }
+            if let Some(d) = fb.get_mut(a + c..a + c + 16) {
+                d.copy_from_slice(lens);
+            }
+            ghash_bytes(k, acc, fb.get(..a + c + 16).unwrap_or(&[]))
+        }
+
+        /// Counter vector `j` of a chunk whose first block has counter `ctr`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn ctr_block(ctr: V, j: usize) -> V {
+            vbswap(vadd32(ctr, vctr((j * W) as i32)))
+        }
+
+        /// Encrypts the counter blocks of one chunk; when `g` is given, GHASHes it into `acc`
+        /// between the AES rounds.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn chunk_enc_ghash<const NR: usize>(
+            ks: &Keys,
+            k: &KeyData,
+            ctr: V,
+            g: Option<&[u8; CH]>,
+            acc: __m128i,
+        ) -> ([V; B], __m128i) {
+            let mut s = [vzero(); B];
+            for (j, x) in s.iter_mut().enumerate() {
+                *x = vxor(ctr_block(ctr, j), ks.rk[0]);
+            }
+            let mut p = (vzero(), vzero(), vzero());
+            let gv = g.map(|g| g.as_chunks::<VB>().0);
+            for r in 1..NR {
+                for x in s.iter_mut() {
+                    *x = venc(*x, ks.rk[r]);
+                }
+                if let Some(d) = gv.and_then(|gv| gv.get(r - 1)) {
+                    let mut x = vbswap(vload(d));
+                    if r == 1 {
+                        x = vxor(x, vlane(acc, 0));
+                    }
+                    mac(&mut p, x, hpow(k, HP - N + (r - 1) * W));
+                }
+            }
+            for x in s.iter_mut() {
+                *x = venclast(*x, ks.rk[NR]);
+            }
+            let acc = if g.is_some() { finish(p) } else { acc };
+            (s, acc)
+        }
+
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn xor_store(c: &mut [u8; CH], s: &[V; B]) {
+            for (d, x) in c.as_chunks_mut::<VB>().0.iter_mut().zip(s) {
+                vstore(d, vxor(vload(d), *x));
+            }
+        }
+
+        /// CTR over `data` (less than one chunk), first counter `ctr`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn ctr_tail<const NR: usize>(ks: &Keys, ctr: V, data: &mut [u8]) {
+            if data.is_empty() {
+                return;
+            }
+            let nv = data.len().div_ceil(VB).min(B);
+            let mut s = [vzero(); B];
+            for (j, x) in s.iter_mut().take(nv).enumerate() {
+                *x = vxor(ctr_block(ctr, j), ks.rk[0]);
+            }
+            for r in 1..NR {
+                for x in s.iter_mut().take(nv) {
+                    *x = venc(*x, ks.rk[r]);
+                }
+            }
+            for x in s.iter_mut().take(nv) {
+                *x = venclast(*x, ks.rk[NR]);
+            }
+            let (full, rest) = data.as_chunks_mut::<VB>();
+            for (d, x) in full.iter_mut().zip(s.iter()) {
+                vstore(d, vxor(vload(d), *x));
+            }
+            if let Some(x) = s.get(full.len()) {
+                if !rest.is_empty() {
+                    let mut t = [0u8; VB];
+                    if let Some(tp) = t.get_mut(..rest.len()) {
+                        tp.copy_from_slice(rest);
+                    }
+                    let v = vxor(vload(&t), *x);
+                    vstore(&mut t, v);
+                    if let Some(tp) = t.get(..rest.len()) {
+                        rest.copy_from_slice(tp);
+                    }
+                }
+            }
+        }
+
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn chunk_step() -> V {
+            vbcast(_mm_set_epi32(0, 0, 0, N as i32))
+        }
+
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn seal_impl<const NR: usize>(
+            k: &KeyData,
+            nonce: &[u8; 12],
+            aad: &[u8],
+            buf: &mut [u8],
+        ) -> [u8; 16] {
+            let ks = keys::<NR>(k);
+            let j0 = common::j0(nonce);
+            let ej0 = common::encrypt1::<NR>(&ks.rk1, j0);
+            let mut ctr = vbcast(common::first_ctr(j0));
+            let lens = common::len_block(aad.len(), buf.len());
+            let (chunks, tail) = buf.as_chunks_mut::<CH>();
+            let inline_aad = chunks.is_empty() && aad.len() <= AAD_INLINE;
+            let mut acc = _mm_setzero_si128();
+            if !inline_aad {
+                acc = ghash_bytes(k, acc, aad);
+            }
+            for i in 0..chunks.len() {
+                let (done, rest) = chunks.split_at_mut(i);
+                let Some(cur) = rest.first_mut() else { break };
+                let (s, a) = chunk_enc_ghash::<NR>(&ks, k, ctr, done.last(), acc);
+                acc = a;
+                ctr = vadd32(ctr, chunk_step());
+                xor_store(cur, &s);
+            }
+            if let Some(last) = chunks.last() {
+                acc = ghash_chunk(k, acc, last);
+            }
+            ctr_tail::<NR>(&ks, ctr, tail);
+            let aad_in: &[u8] = if inline_aad { aad } else { &[] };
+            acc = ghash_final(k, acc, aad_in, tail, &lens);
+            common::tag(acc, ej0)
+        }
+
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn open_impl<const NR: usize>(
+            k: &KeyData,
+            nonce: &[u8; 12],
+            aad: &[u8],
+            buf: &mut [u8],
+            tag: &[u8; 16],
+        ) -> bool {
+            let ks = keys::<NR>(k);
+            let j0 = common::j0(nonce);
+            let ej0 = common::encrypt1::<NR>(&ks.rk1, j0);
+            let mut ctr = vbcast(common::first_ctr(j0));
+            let lens = common::len_block(aad.len(), buf.len());
+            let (chunks, tail) = buf.as_chunks_mut::<CH>();
+            let inline_aad = chunks.is_empty() && aad.len() <= AAD_INLINE;
+            let mut acc = _mm_setzero_si128();
+            if !inline_aad {
+                acc = ghash_bytes(k, acc, aad);
+            }
+            for cur in chunks.iter_mut() {
+                let (s, a) = chunk_enc_ghash::<NR>(&ks, k, ctr, Some(&*cur), acc);
+                acc = a;
+                ctr = vadd32(ctr, chunk_step());
+                xor_store(cur, &s);
+            }
+            let aad_in: &[u8] = if inline_aad { aad } else { &[] };
+            acc = ghash_final(k, acc, aad_in, tail, &lens);
+            ctr_tail::<NR>(&ks, ctr, tail);
+            let ok = common::tag_eq(&common::tag(acc, ej0), tag);
+            if !ok {
+                buf.fill(0);
+            }
+            ok
+        }
+
+        /// AES over a list of counter blocks, in place, `B` vectors in flight.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn encrypt_blocks<const NR: usize>(ks: &Keys, blocks: &mut [u8]) {
+            let (chunks, rest) = blocks.as_chunks_mut::<CH>();
+            for c in chunks.iter_mut() {
+                let mut s = [vzero(); B];
+                for (x, d) in s.iter_mut().zip(c.as_chunks::<VB>().0) {
+                    *x = vxor(vload(d), ks.rk[0]);
+                }
+                for r in 1..NR {
+                    for x in s.iter_mut() {
+                        *x = venc(*x, ks.rk[r]);
+                    }
+                }
+                for (x, d) in s.iter().zip(c.as_chunks_mut::<VB>().0.iter_mut()) {
+                    vstore(d, venclast(*x, ks.rk[NR]));
+                }
+            }
+            if rest.is_empty() {
+                return;
+            }
+            let mut t = [0u8; CH];
+            if let Some(d) = t.get_mut(..rest.len()) {
+                d.copy_from_slice(rest);
+            }
+            let nv = rest.len().div_ceil(VB).min(B);
+            let mut s = [vzero(); B];
+            for (x, d) in s.iter_mut().zip(t.as_chunks::<VB>().0).take(nv) {
+                *x = vxor(vload(d), ks.rk[0]);
+            }
+            for r in 1..NR {
+                for x in s.iter_mut().take(nv) {
+                    *x = venc(*x, ks.rk[r]);
+                }
+            }
+            for (x, d) in s.iter().zip(t.as_chunks_mut::<VB>().0.iter_mut()).take(nv) {
+                vstore(d, venclast(*x, ks.rk[NR]));
+            }
+            if let Some(d) = t.get(..rest.len()) {
+                rest.copy_from_slice(d);
+            }
+        }
+
+        /// XORs `data` with the keystream blocks `ks` (at least `data.len()` bytes).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn xor_keystream(data: &mut [u8], ks: &[u8]) {
+            let (full, rest) = data.as_chunks_mut::<16>();
+            let (kb, krest) = ks.as_chunks::<16>();
+            for (d, s) in full.iter_mut().zip(kb) {
+                common::store16(d, _mm_xor_si128(common::load16(d), common::load16(s)));
+            }
+            let kr = kb.get(full.len()).map(|b| &b[..]).unwrap_or(krest);
+            for (d, s) in rest.iter_mut().zip(kr) {
+                *d ^= *s;
+            }
+        }
+
+        /// Writes `nonce || be32(ctr)`.
+        #[inline]
+        fn counter_block(d: &mut [u8; 16], nonce: &[u8; 12], ctr: u32) {
+            d[..12].copy_from_slice(nonce);
+            d[12..].copy_from_slice(&ctr.to_be_bytes());
+        }
+
+        /// Whether a packet goes through the multi-packet path.
+        #[inline]
+        fn batchable(aad: &[u8], buf: &[u8]) -> bool {
+            aad.len() <= AAD_INLINE && buf.len() <= BATCH_MAX_LEN
+        }
+
+        /// Seals or opens a group of small packets: the counter blocks of all of them go
+        /// through AES together, then each packet is GHASHed and XORed.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn batch_group<const NR: usize>(
+            ks: &Keys,
+            k: &KeyData,
+            nonces: &[[u8; 12]],
+            aads: &[&[u8]],
+            bufs: &mut [&mut [u8]],
+            mut tags: Tags<'_>,
+        ) {
+            let mut ctrs = [[0u8; 16]; BATCH_BLOCKS];
+            let mut starts = [0usize; BATCH_PACKETS];
+            let mut n = 0;
+            for ((nonce, buf), st) in nonces.iter().zip(bufs.iter()).zip(starts.iter_mut()) {
+                *st = n;
+                let nb = buf.len().div_ceil(16);
+                for (i, d) in ctrs.iter_mut().skip(n).take(nb + 1).enumerate() {
+                    counter_block(d, nonce, 1 + i as u32);
+                }
+                n += nb + 1;
+            }
+            let n = n.min(BATCH_BLOCKS);
+            if let Some(blocks) = ctrs.get_mut(..n) {
+                encrypt_blocks::<NR>(ks, blocks.as_flattened_mut());
+            }
+            for (i, ((aad, buf), st)) in aads.iter().zip(bufs.iter_mut()).zip(starts).enumerate() {
+                let Some((ej0, stream)) = ctrs.get(st..).and_then(|s| s.split_first()) else {
+                    continue;
+                };
+                let ej0 = common::load16(ej0);
+                let lens = common::len_block(aad.len(), buf.len());
+                match &mut tags {
+                    Tags::Seal(out) => {
+                        xor_keystream(buf, stream.as_flattened());
+                        let acc = ghash_final(k, _mm_setzero_si128(), aad, buf, &lens);
+                        if let Some(t) = out.get_mut(i) {
+                            *t = common::tag(acc, ej0);
+                        }
+                    }
+                    Tags::Open(given, oks) => {
+                        let acc = ghash_final(k, _mm_setzero_si128(), aad, buf, &lens);
+                        let ok = given
+                            .get(i)
+                            .is_some_and(|t| common::tag_eq(&common::tag(acc, ej0), t));
+                        if ok {
+                            xor_keystream(buf, stream.as_flattened());
+                        } else {
+                            buf.fill(0);
+                        }
+                        if let Some(o) = oks.get_mut(i) {
+                            *o = ok;
+                        }
+                    }
+                }
+            }
+        }
+
+        /// `seal_many`/`open_many`: groups consecutive small packets, runs the others alone.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn many_impl<const NR: usize>(
+            k: &KeyData,
+            nonces: &[[u8; 12]],
+            aads: &[&[u8]],
+            bufs: &mut [&mut [u8]],
+            mut tags: Tags<'_>,
+        ) {
+            let ks = keys::<NR>(k);
+            let n = nonces.len().min(aads.len()).min(bufs.len()).min(tags.len());
+            let mut i = 0;
+            while i < n {
+                // The longest run of batchable packets starting at i that fits one group.
+                let mut j = i;
+                let mut blocks = 0;
+                while j < n && j - i < BATCH_PACKETS {
+                    let (Some(a), Some(b)) = (aads.get(j), bufs.get(j)) else {
+                        break;
+                    };
+                    let nb = b.len().div_ceil(16) + 1;
+                    if !batchable(a, b) || blocks + nb > BATCH_BLOCKS {
+                        break;
+                    }
+                    blocks += nb;
+                    j += 1;
+                }
+                if j > i + 1 {
+                    let (Some(nn), Some(aa), Some(bb), Some(tt)) = (
+                        nonces.get(i..j),
+                        aads.get(i..j),
+                        bufs.get_mut(i..j),
+                        tags.sub(i, j),
+                    ) else {
+                        break;
+                    };
+                    batch_group::<NR>(&ks, k, nn, aa, bb, tt);
+                    i = j;
+                    continue;
+                }
+                let (Some(nonce), Some(aad), Some(buf)) =
+                    (nonces.get(i), aads.get(i), bufs.get_mut(i))
+                else {
+                    break;
+                };
+                match &mut tags {
+                    Tags::Seal(out) => {
+                        if let Some(t) = out.get_mut(i) {
+                            *t = seal_impl::<NR>(k, nonce, aad, buf);
+                        }
+                    }
+                    Tags::Open(given, oks) => {
+                        if let (Some(t), Some(o)) = (given.get(i), oks.get_mut(i)) {
+                            *o = open_impl::<NR>(k, nonce, aad, buf, t);
+                        }
+                    }
+                }
+                i += 1;
+            }
+        }
+
+        /// Seals `buf` in place and returns the tag.
+        #[target_feature(enable = $feat)]
+        pub(super) fn seal(k: &KeyData, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; 16] {
+            if k.aes256 {
+                seal_impl::<14>(k, nonce, aad, buf)
+            } else {
+                seal_impl::<10>(k, nonce, aad, buf)
+            }
+        }
+
+        /// Verifies `tag` and decrypts `buf` in place; on failure `buf` is zeroed.
+        #[target_feature(enable = $feat)]
+        pub(super) fn open(
+            k: &KeyData,
+            nonce: &[u8; 12],
+            aad: &[u8],
+            buf: &mut [u8],
+            tag: &[u8; 16],
+        ) -> bool {
+            if k.aes256 {
+                open_impl::<14>(k, nonce, aad, buf, tag)
+            } else {
+                open_impl::<10>(k, nonce, aad, buf, tag)
+            }
+        }
+
+        /// Seals or opens many packets; see `Gcm::seal_many`.
+        #[target_feature(enable = $feat)]
+        pub(super) fn many(
+            k: &KeyData,
+            nonces: &[[u8; 12]],
+            aads: &[&[u8]],
+            bufs: &mut [&mut [u8]],
+            tags: Tags<'_>,
+        ) {
+            if k.aes256 {
+                many_impl::<14>(k, nonces, aads, bufs, tags)
+            } else {
+                many_impl::<10>(k, nonces, aads, bufs, tags)
+            }
+        }
+    };
+}

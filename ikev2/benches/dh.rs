@@ -1,0 +1,48 @@
+//! Diffie-Hellman cost per group, side by side: key generation alone, and one
+//! side's whole share of a handshake (key generation + shared secret), for
+//! Curve25519 (group 31), P-256 (group 19) and MODP-2048 (group 14).
+//!
+//! `cargo bench -p ikev2 --bench dh -- --warm-up-time 1 --measurement-time 3`
+#![allow(missing_docs, reason = "criterion_group! generates an undocumented fn")]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ikev2::crypto::{DhGroup, DhSecret};
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+fn dh(c: &mut Criterion) {
+    let groups = [
+        ("x25519", DhGroup::Curve25519),
+        ("p256", DhGroup::Ecp256),
+        ("modp2048", DhGroup::Modp2048),
+    ];
+    let mut rng = ChaCha20Rng::seed_from_u64(42);
+
+    let mut keygen = c.benchmark_group("dh_keygen");
+    keygen.throughput(Throughput::Elements(1));
+    for (name, group) in groups {
+        keygen.bench_function(name, |b| {
+            b.iter(|| DhSecret::generate(black_box(group), &mut rng));
+        });
+    }
+    keygen.finish();
+
+    let mut full = c.benchmark_group("dh_keygen_plus_shared");
+    full.throughput(Throughput::Elements(1));
+    for (name, group) in groups {
+        let (_, peer_public) = DhSecret::generate(group, &mut rng);
+        full.bench_function(name, |b| {
+            b.iter(|| {
+                let (secret, public) = DhSecret::generate(black_box(group), &mut rng);
+                black_box(public);
+                secret.shared(black_box(&peer_public))
+            });
+        });
+    }
+    full.finish();
+}
+
+criterion_group!(benches, dh);
+criterion_main!(benches);

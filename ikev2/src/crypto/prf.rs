@@ -1,0 +1,171 @@
+//! The pseudorandom functions (IANA transform type 2) and prf+ (RFC 7296 2.13).
+
+use hmac::{Hmac, Mac};
+use sha2::{Sha256, Sha384, Sha512};
+use zeroize::Zeroizing;
+
+use super::CryptoError;
+
+/// A negotiated PRF (IKEv2 transform type 2). Only the HMAC-SHA2 family
+/// (RFC 4868) is offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum PrfAlg {
+    /// PRF_HMAC_SHA2_256, transform ID 5.
+    HmacSha256,
+    /// PRF_HMAC_SHA2_384, transform ID 6.
+    HmacSha384,
+    /// PRF_HMAC_SHA2_512, transform ID 7.
+    HmacSha512,
+}
+
+impl PrfAlg {
+    /// Every supported PRF, strongest last.
+    pub const ALL: [Self; 3] = [Self::HmacSha256, Self::HmacSha384, Self::HmacSha512];
+
+    /// The IANA transform ID (transform type 2).
+    pub const fn transform_id(self) -> u16 {
+        match self {
+            Self::HmacSha256 => 5,
+            Self::HmacSha384 => 6,
+            Self::HmacSha512 => 7,
+        }
+    }
+
+    /// The PRF for an IANA transform ID, if supported.
+    pub const fn from_transform_id(id: u16) -> Option<Self> {
+        match id {
+            5 => Some(Self::HmacSha256),
+            6 => Some(Self::HmacSha384),
+            7 => Some(Self::HmacSha512),
+            _ => None,
+        }
+    }
+
+    /// Output length in bytes (32, 48 or 64). This is also the preferred key
+    /// length, hence the length of `SK_d`, `SK_pi` and `SK_pr` (RFC 4868 2.6).
+    pub const fn output_len(self) -> usize {
+        match self {
+            Self::HmacSha256 => 32,
+            Self::HmacSha384 => 48,
+            Self::HmacSha512 => 64,
+        }
+    }
+
+    /// The largest output prf+ can produce with this PRF (255 blocks).
+    pub const fn prf_plus_max(self) -> usize {
+        255 * self.output_len()
+    }
+}
+
+/// `prf(key, data)`: HMAC with the PRF's hash. Any key length is accepted
+/// (HMAC hashes keys longer than a block).
+///
+/// ```
+/// use ikev2::crypto::{prf, PrfAlg};
+/// // RFC 4231 test case 2
+/// let out = prf(PrfAlg::HmacSha256, b"Jefe", b"what do ya want for nothing?");
+/// assert_eq!(out[..4], [0x5b, 0xdc, 0xc1, 0x46]);
+/// ```
+pub fn prf(alg: PrfAlg, key: &[u8], data: &[u8]) -> Zeroizing<Vec<u8>> {
+    prf_parts(alg, key, &[data])
+}
+
+/// `prf(key, parts[0] | parts[1] | ...)` without building the concatenation.
+pub(crate) fn prf_parts(alg: PrfAlg, key: &[u8], parts: &[&[u8]]) -> Zeroizing<Vec<u8>> {
+    #[allow(
+        clippy::expect_used,
+        reason = "HMAC accepts keys of every length: new_from_slice never fails"
+    )]
+    fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Zeroizing<Vec<u8>> {
+        let mut mac = <M as Mac>::new_from_slice(key).expect("hmac takes any key length");
+        for p in parts {
+            mac.update(p);
+        }
+        let out = mac.finalize().into_bytes();
+        Zeroizing::new(out.to_vec())
+    }
+    match alg {
+        PrfAlg::HmacSha256 => run::<Hmac<Sha256>>(key, parts),
+        PrfAlg::HmacSha384 => run::<Hmac<Sha384>>(key, parts),
+        PrfAlg::HmacSha512 => run::<Hmac<Sha512>>(key, parts),
+    }
+}
+
+/// prf+ (RFC 7296 2.13): `T1 | T2 | ...` truncated to `len` bytes, where
+/// `T1 = prf(K, S | 0x01)` and `Tn = prf(K, Tn-1 | S | n)`.
+///
+/// # Errors
+/// [`CryptoError::PrfPlusTooLong`] when `len` needs more than 255 blocks.
+///
+/// ```
+/// use ikev2::crypto::{prf_plus, PrfAlg};
+/// let km = prf_plus(PrfAlg::HmacSha256, b"key", b"seed", 100)?;
+/// assert_eq!(km.len(), 100);
+/// assert!(prf_plus(PrfAlg::HmacSha256, b"key", b"seed", 255 * 32 + 1).is_err());
+/// # Ok::<(), ikev2::crypto::CryptoError>(())
+/// ```
+pub fn prf_plus(
+    alg: PrfAlg,
+    key: &[u8],
+    seed: &[u8],
+    len: usize,
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let max = alg.prf_plus_max();
+    if len > max {
+        return Err(CryptoError::PrfPlusTooLong {
+            requested: len,
+            max,
+        });
+    }
+    let block = alg.output_len();
+    // Exact capacity up front: a growing Vec would leave copies behind.
+    let mut out = Zeroizing::new(Vec::with_capacity(len.div_ceil(block) * block));
+    let mut prev: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
+    let mut counter: u8 = 1;
+    while out.len() < len {
+        let t = prf_parts(alg, key, &[&prev, seed, &[counter]]);
+        out.extend_from_slice(&t);
+        prev = t;
+        counter = counter.wrapping_add(1);
+    }
+    out.truncate(len);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transform_ids_round_trip() {
+        for a in PrfAlg::ALL {
+            assert_eq!(PrfAlg::from_transform_id(a.transform_id()), Some(a));
+        }
+        assert_eq!(PrfAlg::from_transform_id(2), None);
+    }
+
+    #[test]
+    fn prf_plus_blocks_chain() {
+        let alg = PrfAlg::HmacSha256;
+        let out = prf_plus(alg, b"k", b"s", 70).unwrap();
+        let t1 = prf(alg, b"k", b"s\x01");
+        let t2 = prf_parts(alg, b"k", &[&t1, b"s", &[2]]);
+        let t3 = prf_parts(alg, b"k", &[&t2, b"s", &[3]]);
+        assert_eq!(&out[..32], &t1[..]);
+        assert_eq!(&out[32..64], &t2[..]);
+        assert_eq!(&out[64..], &t3[..6]);
+    }
+
+    #[test]
+    fn prf_plus_limit_is_255_blocks() {
+        for a in PrfAlg::ALL {
+            let max = 255 * a.output_len();
+            assert_eq!(prf_plus(a, b"k", b"s", max).unwrap().len(), max);
+            assert!(matches!(
+                prf_plus(a, b"k", b"s", max + 1),
+                Err(CryptoError::PrfPlusTooLong { .. })
+            ));
+        }
+    }
+}
