@@ -16,6 +16,8 @@ pub mod config;
 pub mod fib;
 pub mod gre;
 pub mod ipv4;
+pub mod lab;
+pub mod node;
 pub mod pcap;
 pub mod prefix;
 pub mod sim;
