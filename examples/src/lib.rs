@@ -2,6 +2,10 @@
 //! into one router and runs the scenario of `SCENARIO.md` in a deterministic simulator.
 //!
 //! - [`config`]: the IOS-style configuration parser (every line of the scenario's configurations);
+//! - [`sim`]: the deterministic simulator (virtual clock, links with delay/loss/cuts, pcap tap);
+//! - [`pcap`]: the pcap writer and the Wireshark key-file hook;
+//! - [`ipv4`], [`gre`]: packet helpers (checksums, TTL, MSS clamping, ICMP) and the GRE codec;
+//! - [`fib`]: the user-space forwarding table with longest-prefix match;
 //! - [`prefix`]: IPv4 prefixes and masks.
 #![cfg_attr(
     not(test),
@@ -9,4 +13,11 @@
 )]
 
 pub mod config;
+pub mod fib;
+pub mod gre;
+pub mod ipv4;
+pub mod lab;
+pub mod node;
+pub mod pcap;
 pub mod prefix;
+pub mod sim;
