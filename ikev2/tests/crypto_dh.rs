@@ -158,3 +158,26 @@ fn transform_ids_and_debug() {
     let d = format!("{s:?}");
     assert!(d.contains("redacted") && !d.contains("42") && !d.contains("66"));
 }
+
+#[test]
+fn random_peer_values_never_panic() {
+    use rand_chacha::rand_core::RngCore;
+    let mut rng = ChaCha20Rng::seed_from_u64(15);
+    for group in DhGroup::ALL {
+        let rounds = if group.modp_exponent_bits().is_some() {
+            5
+        } else {
+            200
+        };
+        for _ in 0..rounds {
+            let mut peer = vec![0; group.public_len()];
+            rng.fill_bytes(&mut peer);
+            let (s, _) = DhSecret::generate(group, &mut rng);
+            // Random bytes may or may not be a valid value; either way no panic,
+            // and a success has the group's shared-secret length.
+            if let Ok(k) = s.shared(&peer) {
+                assert_eq!(k.len(), group.shared_len());
+            }
+        }
+    }
+}
