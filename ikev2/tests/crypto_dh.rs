@@ -12,6 +12,7 @@ fn both_sides_agree_in_every_group() {
         let (a, a_pub) = DhSecret::generate(group, &mut rng);
         let (b, b_pub) = DhSecret::generate(group, &mut rng);
         assert_eq!(a.group(), group);
+        assert_eq!(a.public(), a_pub);
         assert_eq!(a_pub.len(), group.public_len());
         assert_ne!(a_pub, b_pub);
         let (ka, kb) = (a.shared(&b_pub).unwrap(), b.shared(&a_pub).unwrap());
