@@ -155,11 +155,9 @@ fn bird_routes(out: &str) -> BTreeMap<String, Vec<String>> {
     let mut m = BTreeMap::new();
     let mut cur: Option<(String, Vec<String>, bool)> = None;
     let flush = |c: Option<(String, Vec<String>, bool)>, m: &mut BTreeMap<String, Vec<String>>| {
-        if let Some((p, mut a, bgp)) = c {
-            if bgp {
-                a.sort();
-                m.insert(p, a);
-            }
+        if let Some((p, mut a, true)) = c {
+            a.sort();
+            m.insert(p, a);
         }
     };
     for line in out.lines() {
