@@ -126,6 +126,8 @@ pub struct LabReport {
     pub underlay_pings: Vec<(String, Ipv4Addr, bool)>,
     /// Whether hub 1 reached hub 2's Tunnel0 address through the GRE tunnel.
     pub gre_ping: bool,
+    /// Whether hub 1's TCP stack established a connection to hub 2's port 179 over the hubs' LAN.
+    pub hub_tcp: bool,
     /// Connect requests each spoke's client block made: (time, node, peer).
     pub connects: Vec<(Duration, String, Ipv4Addr)>,
     /// What the phases needed that is not composed yet.
@@ -558,6 +560,37 @@ impl Lab {
         self.sim.node_mut(id).host_mut()
     }
 
+    /// Connect hub 1's TCP stack to hub 2's port 179 and report whether both ends established.
+    fn hub_tcp(&mut self, wait: Duration) -> bool {
+        let (Some(h1), Some(h2)) = (
+            self.routers.get("hub1").copied(),
+            self.routers.get("hub2").copied(),
+        ) else {
+            return false;
+        };
+        let server = match self.sim.node_mut(h2) {
+            LabNode::Router(n) => n.tcp_listen(179).ok(),
+            LabNode::Host(_) => None,
+        };
+        let client = match self.sim.node_mut(h1) {
+            LabNode::Router(n) => n
+                .tcp_connect(
+                    Ipv4Addr::new(192, 168, 0, 1),
+                    Ipv4Addr::new(192, 168, 0, 2),
+                    179,
+                )
+                .ok(),
+            LabNode::Host(_) => None,
+        };
+        self.sim.kick(h1);
+        self.sim.run_for(wait);
+        let est = |id: NodeId, c: Option<crate::tcp::ConnId>| {
+            c.and_then(|c| self.sim.node(id).router()?.tcp_state(c))
+                == Some(crate::tcp::ConnState::Established)
+        };
+        est(h1, client) && est(h2, server)
+    }
+
     /// Ping `dst` from the router `from` and wait `wait` for the reply.
     fn ping_from_router(&mut self, from: &str, dst: Ipv4Addr, seq: u16, wait: Duration) -> bool {
         let Some(id) = self.routers.get(from).copied() else {
@@ -612,6 +645,16 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
         if ok { "!" } else { "." }
     ));
     report.gre_ping = ok;
+    // BGP's transport: the hubs' TCP/IP stacks (smoltcp) connect over the hubs' LAN.
+    report.hub_tcp = lab.hub_tcp(Duration::from_millis(100));
+    lab.say(&format!(
+        "hub1 -> hub2 192.168.0.2:179 over smoltcp TCP: {}",
+        if report.hub_tcp {
+            "ESTABLISHED"
+        } else {
+            "not established"
+        }
+    ));
     lab.sim.run_until(Duration::from_secs(60));
     let mut pending_ike = false;
     for name in ["spoke1", "spoke2", "spoke3"] {

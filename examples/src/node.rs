@@ -29,6 +29,7 @@ use crate::gre::{Gre, PROTO_IPV4};
 use crate::ipv4::{self, Ipv4Header, proto};
 use crate::prefix::Prefix;
 use crate::sim::{SimNode, Transmit};
+use crate::tcp::{ConnId, ConnState, TcpError, TcpStack};
 
 /// Default IP MTU of a tunnel interface without `ip mtu` (IOS: 1476 for GRE over 1500).
 const DEFAULT_TUNNEL_MTU: u16 = 1476;
@@ -175,6 +176,10 @@ pub struct Node {
     now: Instant,
     /// Connected subnets of tunnels with a static `ip address A M`.
     tunnel_nets: BTreeMap<String, Prefix>,
+    /// The router's own TCP/IP endpoint (smoltcp), BGP's transport.
+    tcp: TcpStack,
+    /// When the TCP stack next needs to run.
+    tcp_deadline: Option<Instant>,
 }
 
 impl Node {
@@ -185,6 +190,15 @@ impl Node {
     /// [`NodeError`] when the configuration cannot run (no underlay, a client block the
     /// flexclient crate refuses).
     pub fn new(cfg: &Config, epoch: Instant) -> Result<Self, NodeError> {
+        Self::with_seed(cfg, epoch, 0)
+    }
+
+    /// As [`Node::new`], with `seed` for the node's random choices (TCP initial sequence
+    /// numbers and ports, later the engines' RNGs).
+    ///
+    /// # Errors
+    /// As [`Node::new`].
+    pub fn with_seed(cfg: &Config, epoch: Instant, seed: u64) -> Result<Self, NodeError> {
         let hostname = cfg.hostname.clone().unwrap_or_else(|| "Router".to_owned());
         let mut fib = Fib::new();
         let mut ethers = Vec::new();
@@ -299,7 +313,23 @@ impl Node {
             crypto_logging: cfg.crypto_logging_session,
             now: epoch,
             tunnel_nets,
+            tcp: TcpStack::new(epoch, seed),
+            tcp_deadline: None,
         };
+        // TCP listens on the addresses BGP uses: loopbacks, and the LAN address facing a
+        // configured neighbor (smoltcp holds two addresses; the negotiated tunnel address is
+        // added when the tunnel comes up).
+        let mut tcp_addrs: Vec<Ipv4Addr> = loopbacks.values().copied().collect();
+        if let Some(bgp) = &cfg.bgp {
+            for n in bgp.neighbors.keys() {
+                if let Some(e) = node.ethers.iter().skip(1).find(|e| e.net.contains(*n)) {
+                    tcp_addrs.push(e.addr);
+                }
+            }
+        }
+        for a in tcp_addrs {
+            let _ = node.tcp.add_address(a);
+        }
         // Static GRE tunnels are up as soon as their destination is routable (IOS keepalives
         // are off by default).
         let static_up: Vec<String> = node
@@ -613,6 +643,10 @@ impl Node {
                     packet,
                 });
             }
+            proto::TCP if self.tcp.has_address(h.dst) => {
+                self.tcp.handle_packet(packet);
+                self.run_tcp(now);
+            }
             proto::UDP if self.ethers.iter().any(|e| e.addr == h.dst) => {
                 // IKE (500, 4500) and ESP-in-UDP (4500): handled once the IKE and ESP layers
                 // are composed in.
@@ -727,6 +761,63 @@ impl Node {
                     && b.get(6..8) == Some(&seq.to_be_bytes()[..])
             })
         })
+    }
+
+    fn run_tcp(&mut self, now: Instant) {
+        for p in self.tcp.poll(now) {
+            self.forward(now, p, None);
+        }
+        self.tcp_deadline = self.tcp.poll_at(now);
+    }
+
+    /// Give the TCP stack another local address.
+    ///
+    /// # Errors
+    /// [`TcpError::TooManyAddresses`] beyond smoltcp's limit.
+    pub fn tcp_add_address(&mut self, addr: Ipv4Addr) -> Result<(), TcpError> {
+        self.tcp.add_address(addr)
+    }
+
+    /// Listen for one TCP connection on `port`.
+    ///
+    /// # Errors
+    /// [`TcpError`] if smoltcp refuses.
+    pub fn tcp_listen(&mut self, port: u16) -> Result<ConnId, TcpError> {
+        self.tcp.listen(port)
+    }
+
+    /// Open a TCP connection; the SYN leaves at the next [`SimNode::handle_timeout`] (kick the
+    /// node in the simulator).
+    ///
+    /// # Errors
+    /// [`TcpError`] if smoltcp refuses.
+    pub fn tcp_connect(
+        &mut self,
+        local: Ipv4Addr,
+        remote: Ipv4Addr,
+        port: u16,
+    ) -> Result<ConnId, TcpError> {
+        let now = self.now;
+        let id = self.tcp.connect(now, local, remote, port)?;
+        self.tcp_deadline = Some(now);
+        Ok(id)
+    }
+
+    /// Queue bytes on a connection; returns how many were accepted.
+    pub fn tcp_send(&mut self, id: ConnId, data: &[u8]) -> usize {
+        let n = self.tcp.send(id, data);
+        self.tcp_deadline = Some(self.now);
+        n
+    }
+
+    /// Take the bytes received on a connection.
+    pub fn tcp_recv(&mut self, id: ConnId) -> Vec<u8> {
+        self.tcp.recv(id)
+    }
+
+    /// A connection's state.
+    pub fn tcp_state(&self, id: ConnId) -> Option<ConnState> {
+        self.tcp.state(id)
     }
 
     /// `show ip route`.
@@ -855,6 +946,9 @@ impl SimNode for Node {
             f.handle_timeout(now);
         }
         self.drive_client(now);
+        if self.tcp_deadline.is_some_and(|t| t <= now) {
+            self.run_tcp(now);
+        }
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {

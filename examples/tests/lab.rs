@@ -49,6 +49,7 @@ fn underlay_and_hub_gre_tunnel_carry_real_packets() {
         r.underlay_pings
     );
     assert!(r.gre_ping);
+    assert!(r.hub_tcp, "smoltcp TCP between the hubs");
     // Both hubs bring their GRE tunnel up at start, with the IOS line.
     let lines: Vec<_> = r
         .log
