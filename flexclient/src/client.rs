@@ -872,8 +872,11 @@ impl Client {
                 p.fails = 0;
             }
             self.penalize(now, s.peer);
+            self.cursor = (s.peer + 1) % self.peers.len().max(1);
+        } else {
+            // Not the peer's fault (source lost, disabled): it stays first in line.
+            self.cursor = s.peer;
         }
-        self.cursor = (s.peer + 1) % self.peers.len().max(1);
         self.state = State::Waiting;
     }
 

@@ -117,7 +117,7 @@ impl ClientSet {
             .get_mut(id.0 as usize)
             .ok_or(ApiError::UnknownClient(id.0))?;
         c.session_in(now, peer, ev, &mut self.groups);
-        self.settle(now);
+        self.settle(now, Some(id.0));
         Ok(())
     }
 
@@ -143,7 +143,7 @@ impl ClientSet {
             .get_mut(id.0 as usize)
             .ok_or(ApiError::UnknownClient(id.0))?;
         let r = c.manual_in(now, on, &mut self.groups);
-        self.settle(now);
+        self.settle(now, Some(id.0));
         r
     }
 
@@ -152,7 +152,7 @@ impl ClientSet {
         for c in &mut self.clients {
             c.track_in(now, track, up, &mut self.groups);
         }
-        self.settle(now);
+        self.settle(now, None);
     }
 
     /// [`Client::handle_interface`] for every block.
@@ -160,7 +160,7 @@ impl ClientSet {
         for c in &mut self.clients {
             c.interface_in(now, name, up, &mut self.groups);
         }
-        self.settle(now);
+        self.settle(now, None);
     }
 
     /// [`Client::handle_resolved`] for every block (each ignores names it did not ask for).
@@ -168,7 +168,7 @@ impl ClientSet {
         for c in &mut self.clients {
             c.resolved_in(now, name, addr, &mut self.groups);
         }
-        self.settle(now);
+        self.settle(now, None);
     }
 
     /// [`Client::handle_timeout`] for every block that is due.
@@ -178,7 +178,7 @@ impl ClientSet {
                 c.timeout_in(now, &mut self.groups);
             }
         }
-        self.settle(now);
+        self.settle(now, None);
     }
 
     /// The next event of any block, with the block's id.
@@ -202,8 +202,9 @@ impl ClientSet {
     }
 
     /// Wakes the blocks of groups where a peer was released, then notes which blocks have
-    /// events to drain.
-    fn settle(&mut self, now: Instant) {
+    /// events to drain (only `touched` and the woken ones when a single block was addressed).
+    fn settle(&mut self, now: Instant, touched: Option<u32>) {
+        let mut woken = false;
         // Each round only reserves; releases come from teardown, which a Kick does not cause,
         // but loop a bounded number of times to be safe.
         for _ in 0..4 {
@@ -211,6 +212,7 @@ impl ClientSet {
             if released.is_empty() {
                 break;
             }
+            woken = true;
             for c in &mut self.clients {
                 if c.config()
                     .backup_group()
@@ -219,6 +221,18 @@ impl ClientSet {
                     c.fsm(now, crate::fsm::Event::Kick, &mut self.groups);
                 }
             }
+        }
+        if let Some(id) = touched
+            && !woken
+        {
+            if self
+                .clients
+                .get(id as usize)
+                .is_some_and(|c| !c.events.is_empty())
+            {
+                self.pending.insert(id);
+            }
+            return;
         }
         for (i, c) in self.clients.iter().enumerate() {
             if !c.events.is_empty() {

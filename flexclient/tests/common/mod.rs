@@ -413,3 +413,12 @@ impl Net {
         self.drain();
     }
 }
+
+/// The scenario's block: peers hub 1 and hub 2, Tunnel1 sourced from Ethernet0/0.
+pub(crate) fn two_hubs(name: &str) -> flexclient::ClientConfigBuilder {
+    flexclient::ClientConfig::builder(name)
+        .peer(flexclient::PeerConfig::address(1, HUB1).expect("peer"))
+        .peer(flexclient::PeerConfig::address(2, HUB2).expect("peer"))
+        .client_connect("Tunnel1")
+        .tunnel_source("Ethernet0/0")
+}

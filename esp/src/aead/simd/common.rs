@@ -22,6 +22,8 @@ pub(super) struct KeyData {
     pub(super) rk: [u8; 240],
     /// Powers of H in the POLYVAL domain, highest first: block `t` holds `H^(HP - t)`.
     pub(super) htab: [u8; 16 * HP],
+    /// For Karatsuba: block `t` holds `lo ^ hi` of `H^(HP - t)` in both 64-bit halves.
+    pub(super) hkar: [u8; 16 * HP],
     /// 14 rounds (AES-256) rather than 10 (AES-128).
     pub(super) aes256: bool,
 }
@@ -241,6 +243,7 @@ pub(super) fn setup(key: &[u8]) -> KeyData {
     let mut kd = KeyData {
         rk: [0; 240],
         htab: [0; 16 * HP],
+        hkar: [0; 16 * HP],
         aes256,
     };
     for (d, s) in kd.rk.as_chunks_mut::<16>().0.iter_mut().zip(rk.iter()) {
@@ -257,8 +260,11 @@ pub(super) fn setup(key: &[u8]) -> KeyData {
     let h1 = load16(&hx);
     let mut p = h1;
     // htab block HP-1 is H^1, block HP-2 is H^2, ...
-    for d in kd.htab.as_chunks_mut::<16>().0.iter_mut().rev() {
+    let powers = kd.htab.as_chunks_mut::<16>().0.iter_mut().rev();
+    for (d, dk) in powers.zip(kd.hkar.as_chunks_mut::<16>().0.iter_mut().rev()) {
         store16(d, p);
+        let folded = _mm_xor_si128(p, _mm_shuffle_epi32::<0x4e>(p));
+        store16(dk, _mm_unpacklo_epi64(folded, folded));
         p = dot(p, h1);
     }
     hb.zeroize();

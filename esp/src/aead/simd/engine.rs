@@ -3,7 +3,8 @@
 //!
 //! The width module provides, all `#[target_feature]` functions on its vector type `V`:
 //! `vzero`, `vload`/`vstore` (`VB = 16 * W` bytes), `vxor`, `vadd32`, `venc`, `venclast`,
-//! `vclmul_lo`/`vclmul_mid`/`vclmul_hi` (the 00, 01^10 and 11 partial products per lane),
+//! `vclmul_lo`/`vclmul_hi` (the 00 and 11 partial products per lane), `vswap64` (swap
+//! the 64-bit halves of each lane),
 //! `vbswap` (per-lane byte reversal), `vbcast` (one block to every lane), `vfold` (XOR of the
 //! lanes), `vctr(k)` (lane `l` holds `k + l` in its low dword) and `vlane(x, l)` (`x` in lane
 //! `l`, zero elsewhere); and the constants `W` (blocks per vector), `VB` and `B` (vectors in
@@ -65,21 +66,36 @@ macro_rules! gcm_engine {
             }
         }
 
-        /// Unreduced GHASH products: (lo, mid, hi).
-        type Acc = (V, V, V);
-
+        /// `W` consecutive Karatsuba middle terms (`lo ^ hi` of the powers at block `t`).
         #[inline]
         #[target_feature(enable = $feat)]
-        fn mac(p: &mut Acc, x: V, h: V) {
+        fn hkar(k: &KeyData, t: usize) -> V {
+            match k.hkar.get(t * 16..).and_then(|s| s.first_chunk::<VB>()) {
+                Some(s) => vload(s),
+                None => vzero(),
+            }
+        }
+
+        /// Unreduced GHASH products: (lo, Karatsuba middle, hi).
+        type Acc = (V, V, V);
+
+        /// Adds `x * H^(HP - t)` (per lane) to `p`: three carry-less multiplications.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn mac(p: &mut Acc, x: V, k: &KeyData, t: usize) {
+            let h = hpow(k, t);
             p.0 = vxor(p.0, vclmul_lo(x, h));
-            p.1 = vxor(p.1, vclmul_mid(x, h));
+            p.1 = vxor(p.1, vclmul_lo(vxor(x, vswap64(x)), hkar(k, t)));
             p.2 = vxor(p.2, vclmul_hi(x, h));
         }
 
         #[inline]
         #[target_feature(enable = $feat)]
         fn finish(p: Acc) -> __m128i {
-            common::reduce_parts(vfold(p.0), vfold(p.1), vfold(p.2))
+            let lo = vfold(p.0);
+            let hi = vfold(p.2);
+            let mid = _mm_xor_si128(vfold(p.1), _mm_xor_si128(lo, hi));
+            common::reduce_parts(lo, mid, hi)
         }
 
         /// GHASH of one full chunk, folded into `acc`.
@@ -92,7 +108,7 @@ macro_rules! gcm_engine {
                 if j == 0 {
                     x = vxor(x, vlane(acc, 0));
                 }
-                mac(&mut p, x, hpow(k, HP - N + j * W));
+                mac(&mut p, x, k, HP - N + j * W);
             }
             finish(p)
         }
@@ -121,7 +137,7 @@ macro_rules! gcm_engine {
                 if j == 0 {
                     x = vxor(x, vlane(acc, pad));
                 }
-                mac(&mut p, x, hpow(k, HP - nv * W + j * W));
+                mac(&mut p, x, k, HP - nv * W + j * W);
             }
             finish(p)
         }
@@ -196,7 +212,7 @@ macro_rules! gcm_engine {
                     if r == 1 {
                         x = vxor(x, vlane(acc, 0));
                     }
-                    mac(&mut p, x, hpow(k, HP - N + (r - 1) * W));
+                    mac(&mut p, x, k, HP - N + (r - 1) * W);
                 }
             }
             for x in s.iter_mut() {

@@ -63,11 +63,8 @@ fn vclmul_lo(a: V, b: V) -> V {
 
 #[inline]
 #[target_feature(enable = "sse2,ssse3,sse4.1,aes,pclmulqdq")]
-fn vclmul_mid(a: V, b: V) -> V {
-    _mm_xor_si128(
-        _mm_clmulepi64_si128::<0x01>(a, b),
-        _mm_clmulepi64_si128::<0x10>(a, b),
-    )
+fn vswap64(a: V) -> V {
+    _mm_shuffle_epi32::<0x4e>(a)
 }
 
 #[inline]

@@ -66,11 +66,8 @@ fn vclmul_lo(a: V, b: V) -> V {
 
 #[inline]
 #[target_feature(enable = "sse2,ssse3,sse4.1,aes,pclmulqdq,avx,avx2,vaes,vpclmulqdq")]
-fn vclmul_mid(a: V, b: V) -> V {
-    _mm256_xor_si256(
-        _mm256_clmulepi64_epi128::<0x01>(a, b),
-        _mm256_clmulepi64_epi128::<0x10>(a, b),
-    )
+fn vswap64(a: V) -> V {
+    _mm256_shuffle_epi32::<0x4e>(a)
 }
 
 #[inline]

@@ -84,11 +84,8 @@ fn vclmul_lo(a: V, b: V) -> V {
 #[target_feature(
     enable = "sse2,ssse3,sse4.1,aes,pclmulqdq,avx,avx2,avx512f,avx512bw,vaes,vpclmulqdq"
 )]
-fn vclmul_mid(a: V, b: V) -> V {
-    _mm512_xor_si512(
-        _mm512_clmulepi64_epi128::<0x01>(a, b),
-        _mm512_clmulepi64_epi128::<0x10>(a, b),
-    )
+fn vswap64(a: V) -> V {
+    _mm512_shuffle_epi32::<0x4e>(a)
 }
 
 #[inline]

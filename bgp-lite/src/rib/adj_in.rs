@@ -1,0 +1,248 @@
+//! From received UPDATEs to shared [`RouteAttrs`], and back to path attributes.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, DefaultHasher};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use super::RouteAttrs;
+use crate::wire::attr::{AsSegment, AttrValue, PathAttr, code, flags, seg};
+use crate::wire::{AsPath, Update};
+
+/// Interns attribute sets so prefixes with equal attributes share one allocation.
+/// Lookup only (never iterated into output), with a fixed-key hasher.
+#[derive(Debug, Default)]
+pub struct AttrCache {
+    set: HashSet<Arc<RouteAttrs>, BuildHasherDefault<DefaultHasher>>,
+    gc_at: usize,
+}
+
+impl AttrCache {
+    /// The shared copy of `a`.
+    pub fn intern(&mut self, a: RouteAttrs) -> Arc<RouteAttrs> {
+        if let Some(x) = self.set.get(&a) {
+            return Arc::clone(x);
+        }
+        if self.set.len() >= self.gc_at.max(1024) {
+            self.set.retain(|x| Arc::strong_count(x) > 1);
+            self.gc_at = self.set.len() * 2;
+        }
+        let x = Arc::new(a);
+        self.set.insert(Arc::clone(&x));
+        x
+    }
+    /// Distinct attribute sets held.
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+    /// Whether empty.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+}
+
+impl RouteAttrs {
+    /// Builds the attributes of an UPDATE. With a 2-octet peer, AS4_PATH and AS4_AGGREGATOR are
+    /// merged as RFC 6793 §4.2.3 says.
+    pub fn from_update(u: &Update, four_octet_as: bool) -> Self {
+        let mut a = Self::default();
+        let mut as4: Option<&AsPath> = None;
+        let mut as4_agg = None;
+        for pa in &u.attrs {
+            match &pa.value {
+                AttrValue::Origin(o) => a.origin = *o,
+                AttrValue::AsPath(p) => a.as_path = p.clone(),
+                AttrValue::NextHop(n) => a.next_hop = *n,
+                AttrValue::Med(m) => a.med = Some(*m),
+                AttrValue::LocalPref(l) => a.local_pref = Some(*l),
+                AttrValue::AtomicAggregate => a.atomic_aggregate = true,
+                AttrValue::Aggregator { asn, addr } => a.aggregator = Some((*asn, *addr)),
+                AttrValue::Communities(c) => a.communities = c.clone(),
+                AttrValue::OriginatorId(o) => a.originator_id = Some(*o),
+                AttrValue::ClusterList(c) => a.cluster_list = c.clone(),
+                AttrValue::As4Path(p) => as4 = Some(p),
+                AttrValue::As4Aggregator { asn, addr } => as4_agg = Some((*asn, *addr)),
+                AttrValue::MpReach(_) | AttrValue::MpUnreach(_) => {}
+                AttrValue::Unknown { code, value } => {
+                    if pa.flags & flags::TRANSITIVE != 0 {
+                        a.unknown.push((pa.flags, *code, value.clone()));
+                    }
+                }
+            }
+        }
+        if !four_octet_as {
+            // RFC 6793 §4.2.3: AS4_AGGREGATOR is used when AGGREGATOR carries AS_TRANS.
+            if let (Some((23456, _)), Some(x)) = (a.aggregator, as4_agg) {
+                a.aggregator = Some(x);
+            }
+            if let Some(p4) = as4 {
+                let n2 = a.as_path.path_len();
+                let n4 = p4.path_len();
+                if n4 <= n2 {
+                    // keep the leading n2 - n4 ASes of AS_PATH, then AS4_PATH
+                    let mut keep = n2 - n4;
+                    let mut segs = Vec::new();
+                    for s in &a.as_path.segments {
+                        if keep == 0 {
+                            break;
+                        }
+                        if s.ty == seg::SEQUENCE {
+                            let t: Vec<u32> = s.asns.iter().copied().take(keep).collect();
+                            keep -= t.len();
+                            segs.push(AsSegment { ty: s.ty, asns: t });
+                        } else if s.ty == seg::SET {
+                            keep -= 1;
+                            segs.push(s.clone());
+                        }
+                    }
+                    segs.extend(p4.segments.iter().cloned());
+                    a.as_path = AsPath { segments: segs };
+                }
+            }
+        }
+        a
+    }
+
+    /// The path attributes to send, in type-code order. `four_octet_as` is the peer's
+    /// capability; without it, AS4_PATH/AS4_AGGREGATOR are added when an AS needs 4 octets.
+    pub fn to_path_attrs(&self, four_octet_as: bool) -> Vec<PathAttr> {
+        let mut v = Vec::with_capacity(8);
+        v.push(PathAttr::new(AttrValue::Origin(self.origin)));
+        v.push(PathAttr::new(AttrValue::AsPath(self.as_path.clone())));
+        v.push(PathAttr::new(AttrValue::NextHop(self.next_hop)));
+        if let Some(m) = self.med {
+            v.push(PathAttr::new(AttrValue::Med(m)));
+        }
+        if let Some(l) = self.local_pref {
+            v.push(PathAttr::new(AttrValue::LocalPref(l)));
+        }
+        if self.atomic_aggregate {
+            v.push(PathAttr::new(AttrValue::AtomicAggregate));
+        }
+        if let Some((asn, addr)) = self.aggregator {
+            v.push(PathAttr::new(AttrValue::Aggregator { asn, addr }));
+        }
+        if !self.communities.is_empty() {
+            v.push(PathAttr::new(AttrValue::Communities(
+                self.communities.clone(),
+            )));
+        }
+        if let Some(o) = self.originator_id {
+            v.push(PathAttr::new(AttrValue::OriginatorId(o)));
+        }
+        if !self.cluster_list.is_empty() {
+            v.push(PathAttr::new(AttrValue::ClusterList(
+                self.cluster_list.clone(),
+            )));
+        }
+        if !four_octet_as {
+            if self.as_path.all_asns().any(|a| a > 0xffff) {
+                v.push(PathAttr::new(AttrValue::As4Path(self.as_path.clone())));
+            }
+            if let Some((asn, addr)) = self.aggregator.filter(|(a, _)| *a > 0xffff) {
+                v.push(PathAttr::new(AttrValue::As4Aggregator { asn, addr }));
+            }
+        }
+        for (f, c, val) in &self.unknown {
+            // RFC 4271 §5: an unrecognized optional transitive attribute passed on gets P set.
+            let mut pa = PathAttr::new(AttrValue::Unknown {
+                code: *c,
+                value: val.clone(),
+            });
+            pa.flags = (f & !flags::EXTENDED) | flags::PARTIAL | (pa.flags & flags::EXTENDED);
+            v.push(pa);
+        }
+        v.sort_by_key(|a| a.code());
+        v
+    }
+
+    /// Whether the originator/cluster loop checks of RFC 4456 §8 reject this route.
+    pub fn reflection_loop(&self, router_id: Ipv4Addr, cluster_id: Ipv4Addr) -> bool {
+        self.originator_id == Some(router_id) || self.cluster_list.contains(&cluster_id)
+    }
+}
+
+/// Whether `c` is a known attribute code (used by tests).
+pub fn is_known(c: u8) -> bool {
+    matches!(
+        c,
+        code::ORIGIN
+            ..=code::CLUSTER_LIST
+                | code::MP_REACH
+                | code::MP_UNREACH
+                | code::AS4_PATH
+                | code::AS4_AGGREGATOR
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::DecodeCtx;
+
+    #[test]
+    fn as4_merge_and_partial_bit() {
+        let mut u = Update::default();
+        u.attrs.push(PathAttr::new(AttrValue::AsPath(AsPath {
+            segments: vec![AsSegment {
+                ty: seg::SEQUENCE,
+                asns: vec![65002, 23456],
+            }],
+        })));
+        u.attrs.push(PathAttr::new(AttrValue::As4Path(AsPath {
+            segments: vec![AsSegment {
+                ty: seg::SEQUENCE,
+                asns: vec![4_200_000_000],
+            }],
+        })));
+        u.attrs.push(PathAttr {
+            flags: 0xc0,
+            value: AttrValue::Unknown {
+                code: 99,
+                value: vec![1],
+            },
+        });
+        u.attrs.push(PathAttr {
+            flags: 0x80,
+            value: AttrValue::Unknown {
+                code: 98,
+                value: vec![1],
+            },
+        });
+        let a = RouteAttrs::from_update(&u, false);
+        assert_eq!(
+            a.as_path.all_asns().collect::<Vec<_>>(),
+            vec![65002, 4_200_000_000]
+        );
+        assert_eq!(a.unknown.len(), 1, "non-transitive unknown dropped");
+        let out = a.to_path_attrs(false);
+        let unk = out.iter().find(|x| x.code() == 99).unwrap();
+        assert_eq!(unk.flags, 0xe0);
+        assert!(out.iter().any(|x| x.code() == code::AS4_PATH));
+        let u2 = Update {
+            attrs: out,
+            ..Default::default()
+        };
+        let mut b = Vec::new();
+        u2.emit(
+            &DecodeCtx {
+                four_octet_as: false,
+            },
+            &mut b,
+        )
+        .unwrap();
+        let back = Update::parse(
+            &b,
+            &DecodeCtx {
+                four_octet_as: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(RouteAttrs::from_update(&back, false).as_path, a.as_path);
+        let mut c = AttrCache::default();
+        let x = c.intern(a.clone());
+        let y = c.intern(a);
+        assert!(Arc::ptr_eq(&x, &y));
+        assert!(is_known(9) && !is_known(99));
+    }
+}
