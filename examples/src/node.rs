@@ -1298,7 +1298,12 @@ impl Node {
 
     /// Take the bytes received on a connection.
     pub fn tcp_recv(&mut self, id: ConnId) -> Vec<u8> {
-        self.tcp.recv(id)
+        let data = self.tcp.recv(id);
+        if !data.is_empty() {
+            // The freed receive window is announced at the next poll.
+            self.tcp_deadline = Some(self.now);
+        }
+        data
     }
 
     /// A connection's state.

@@ -240,6 +240,7 @@ fn tcp_over_smoltcp_crosses_the_gre_tunnel() {
         if let LabNode::Router(n2) = sim.node_mut(r2) {
             got.extend(n2.tcp_recv(server));
         }
+        sim.kick(r2);
         if got.len() == data.len() {
             break;
         }
