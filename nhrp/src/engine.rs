@@ -505,8 +505,9 @@ impl Engine {
         FixedHeader::ipv4(self.cfg.hop_count)
     }
 
-    /// The standard request extensions, as FRR nhrpd and Cisco send them.
-    pub(crate) fn request_extensions() -> Vec<Extension> {
+    /// The standard request extensions, as FRR nhrpd and Cisco send them: Responder Address,
+    /// Forward and Reverse Transit NHS Record (compulsory, empty), Cisco NAT Address, End.
+    pub fn standard_request_extensions() -> Vec<Extension> {
         vec![
             Extension::compulsory(ExtValue::ResponderAddress(Vec::new())),
             Extension::compulsory(ExtValue::ForwardTransitNhs(Vec::new())),

@@ -107,7 +107,7 @@ impl Engine {
                     cies: vec![cie],
                 }),
             },
-            extensions: Some(Self::request_extensions()),
+            extensions: Some(Self::standard_request_extensions()),
         };
         self.stats.resolutions_sent += 1;
         self.send(to.nbma, &pkt);
@@ -133,7 +133,7 @@ impl Engine {
                         cies: vec![cie],
                     }),
                 },
-                extensions: Some(Self::request_extensions()),
+                extensions: Some(Self::standard_request_extensions()),
             };
             self.send(s.nbma, &pkt);
         }

@@ -1014,7 +1014,12 @@ impl Sa {
             };
             let (suite, spi_out, _) =
                 proposal::esp_suite_of(one).ok_or(Some(Error::NoProposalChosen))?;
-            if !self.policy.esp_proposals.contains(&suite) || tsi.is_empty() || tsr.is_empty() {
+            let offered = self
+                .policy
+                .esp_proposals
+                .iter()
+                .any(|s| (s.encr, s.integ, s.esn) == (suite.encr, suite.integ, suite.esn));
+            if !offered || tsi.is_empty() || tsr.is_empty() {
                 return Err(Some(Error::NoProposalChosen));
             }
             Ok((suite, spi_out, tsi.to_vec(), tsr.to_vec()))
@@ -2275,17 +2280,19 @@ impl Sa {
         self.with_est(|sa, est| {
             if fire_dpd && let Some(d) = dpd {
                 let last_in = est.last_rx.max(est.traffic_rx.unwrap_or(est.last_rx));
-                let idle = now.saturating_duration_since(last_in) >= d.interval;
-                let wanted = if d.on_demand {
-                    idle && est.traffic_sent.is_some_and(|s| s > last_in)
+                let due = last_in + d.interval;
+                if now < due {
+                    sa.timers.set(Timer::Dpd, due);
                 } else {
-                    idle
-                };
-                if wanted && !est.queue.contains(&Req::Dpd) && est.pending.is_none() {
-                    est.queue.push_back(Req::Dpd);
-                }
-                if !d.on_demand || !wanted {
-                    sa.timers.set(Timer::Dpd, last_in.max(now) + d.interval);
+                    // Periodic: whenever idle. On demand: only when we sent traffic and
+                    // heard nothing since (IOS `dpd <interval> <retry> on-demand`).
+                    let wanted = !d.on_demand || est.traffic_sent.is_some_and(|s| s > last_in);
+                    if wanted && !est.queue.contains(&Req::Dpd) && est.pending.is_none() {
+                        est.queue.push_back(Req::Dpd);
+                    }
+                    if !d.on_demand {
+                        sa.timers.set(Timer::Dpd, now + d.interval);
+                    }
                 }
             }
             if fire_ike && !est.queue.contains(&Req::RekeyIke) {
