@@ -37,6 +37,8 @@ use crate::tcp::{ConnId, ConnState, TcpError, TcpStack};
 
 /// Default IP MTU of a tunnel interface without `ip mtu` (IOS: 1476 for GRE over 1500).
 const DEFAULT_TUNNEL_MTU: u16 = 1476;
+/// Spare TCP sockets listening on port 179.
+const BGP_LISTENERS: usize = 4;
 /// TTL of packets the router originates.
 const TTL: u8 = 255;
 
@@ -236,6 +238,30 @@ pub struct Node {
     tunnel_neighbors: Vec<Ipv4Addr>,
     /// Keys of every SA, for the pcap key file.
     pub keys: crate::pcap::WiresharkKeys,
+    /// The BGP speaker (bgp-lite), if `router bgp` is configured.
+    bgp: Option<bgp_lite::Speaker>,
+    /// BGP connections: the speaker's id -> the TCP connection carrying it.
+    bgp_conns: BTreeMap<bgp_lite::ConnId, BgpConn>,
+    /// Connections the speaker asked for that wait for a usable source address.
+    bgp_pending: Vec<(bgp_lite::ConnId, Ipv4Addr, u16, Option<Ipv4Addr>)>,
+    /// TCP sockets listening on port 179 for the next inbound BGP connections.
+    bgp_listeners: Vec<ConnId>,
+    /// Next inbound connection id for the speaker (top bit clear).
+    bgp_next_inbound: u64,
+    /// `router bgp ASN` (0 without BGP).
+    bgp_asn: u32,
+    /// The BGP router identifier.
+    bgp_router_id: Ipv4Addr,
+}
+
+/// One BGP transport connection.
+#[derive(Debug)]
+struct BgpConn {
+    tcp: ConnId,
+    /// Whether the speaker was told it is connected.
+    reported: bool,
+    /// Bytes the TCP send buffer did not take yet.
+    backlog: Vec<u8>,
 }
 
 /// What a virtual-access interface inherits from its template.
@@ -423,6 +449,18 @@ impl Node {
             vt,
             tunnel_neighbors,
             keys: crate::pcap::WiresharkKeys::default(),
+            bgp: build_bgp(cfg, &loopbacks, epoch),
+            bgp_conns: BTreeMap::new(),
+            bgp_pending: Vec::new(),
+            bgp_listeners: Vec::new(),
+            bgp_next_inbound: 1,
+            bgp_asn: cfg.bgp.as_ref().map_or(0, |b| b.asn),
+            bgp_router_id: cfg
+                .bgp
+                .as_ref()
+                .and_then(|b| b.router_id)
+                .or_else(|| loopbacks.values().max().copied())
+                .unwrap_or(Ipv4Addr::UNSPECIFIED),
         };
         // TCP listens on the addresses BGP uses: loopbacks, and the LAN address facing a
         // configured neighbor (smoltcp holds two addresses; the negotiated tunnel address is
@@ -437,6 +475,10 @@ impl Node {
         }
         for a in tcp_addrs {
             let _ = node.tcp.add_address(a);
+        }
+        if node.bgp.is_some() {
+            node.sync_bgp_table(epoch);
+            node.tcp_deadline = Some(epoch);
         }
         // Static GRE tunnels are up as soon as their destination is routable (IOS keepalives
         // are off by default).
@@ -538,6 +580,13 @@ impl Node {
 
     /// Install or remove the connected route of a tunnel after a line or address change.
     fn refresh_tunnel_routes(&mut self, name: &str) {
+        self.refresh_tunnel_routes_inner(name);
+        let now = self.now;
+        self.sync_bgp_table(now);
+        self.tcp_deadline = Some(now);
+    }
+
+    fn refresh_tunnel_routes_inner(&mut self, name: &str) {
         let Some(t) = self.tunnels.get(name) else {
             return;
         };
@@ -998,6 +1047,7 @@ impl Node {
         }
         if sess.initiator {
             if let Some(a) = sess.assigned {
+                self.bgp_source_gone(now, a);
                 self.tcp.remove_address(a);
             }
             // After a make-before-break switch (`peer reactivate`) the tunnel already belongs
@@ -1250,10 +1300,245 @@ impl Node {
     }
 
     fn run_tcp(&mut self, now: Instant) {
-        for p in self.tcp.poll(now) {
-            self.forward(now, p, None);
+        for _ in 0..16 {
+            let out = self.tcp.poll(now);
+            let sent = !out.is_empty();
+            for p in out {
+                self.forward(now, p, None);
+            }
+            let moved = self.bgp_glue(now);
+            if !sent && !moved {
+                break;
+            }
         }
         self.tcp_deadline = self.tcp.poll_at(now);
+    }
+
+    /// Move BGP between the speaker and the TCP stack; returns whether anything happened.
+    fn bgp_glue(&mut self, now: Instant) -> bool {
+        let Some(mut bgp) = self.bgp.take() else {
+            return false;
+        };
+        let mut progressed = false;
+        // A listener that accepted a connection becomes an inbound BGP connection.
+        let listeners = std::mem::take(&mut self.bgp_listeners);
+        for l in listeners {
+            match self.tcp.state(l) {
+                Some(ConnState::Established) => {
+                    let id = bgp_lite::ConnId(self.bgp_next_inbound);
+                    self.bgp_next_inbound += 1;
+                    self.bgp_conns.insert(
+                        id,
+                        BgpConn {
+                            tcp: l,
+                            reported: false,
+                            backlog: Vec::new(),
+                        },
+                    );
+                    progressed = true;
+                }
+                Some(ConnState::Connecting) => self.bgp_listeners.push(l),
+                _ => self.tcp.abort(l),
+            }
+        }
+        // Keep a few sockets listening so that SYNs arriving together are all accepted.
+        while self.bgp_listeners.len() < BGP_LISTENERS {
+            match self.tcp.listen(179) {
+                Ok(l) => self.bgp_listeners.push(l),
+                Err(_) => break,
+            }
+        }
+        // Connection state changes and received bytes.
+        let ids: Vec<_> = self.bgp_conns.keys().copied().collect();
+        for id in ids {
+            let Some(c) = self.bgp_conns.get_mut(&id) else {
+                continue;
+            };
+            match self.tcp.state(c.tcp) {
+                Some(ConnState::Established) => {
+                    if !c.reported {
+                        c.reported = true;
+                        progressed = true;
+                        let (Some(local), Some(remote)) =
+                            (self.tcp.local(c.tcp), self.tcp.remote(c.tcp))
+                        else {
+                            continue;
+                        };
+                        let local = SocketAddr::V4(SocketAddrV4::new(local.0, local.1));
+                        let remote = SocketAddr::V4(SocketAddrV4::new(remote.0, remote.1));
+                        if bgp.handle_connected(now, id, local, remote).is_err() {
+                            self.tcp.abort(c.tcp);
+                            self.bgp_conns.remove(&id);
+                            continue;
+                        }
+                    }
+                    let data = self.tcp.recv(c.tcp);
+                    if !data.is_empty() {
+                        progressed = true;
+                        let _ = bgp.handle_stream_data(now, id, &data);
+                    }
+                    if !c.backlog.is_empty() {
+                        let n = self.tcp.send(c.tcp, &c.backlog);
+                        c.backlog.drain(..n);
+                        progressed |= n > 0;
+                    }
+                }
+                Some(ConnState::Connecting) => {}
+                _ => {
+                    progressed = true;
+                    let tcp = c.tcp;
+                    self.bgp_conns.remove(&id);
+                    self.tcp.abort(tcp);
+                    bgp.handle_closed(now, id);
+                }
+            }
+        }
+        // Pending outbound connections whose source address now exists.
+        let pending = std::mem::take(&mut self.bgp_pending);
+        for (id, remote, port, local) in pending {
+            let src = local.or_else(|| self.source_for(remote));
+            match src {
+                Some(src) if self.tcp.has_address(src) => {
+                    if let Ok(t) = self.tcp.connect(now, src, remote, port) {
+                        progressed = true;
+                        self.bgp_conns.insert(
+                            id,
+                            BgpConn {
+                                tcp: t,
+                                reported: false,
+                                backlog: Vec::new(),
+                            },
+                        );
+                    } else {
+                        bgp.handle_closed(now, id);
+                    }
+                }
+                _ => self.bgp_pending.push((id, remote, port, local)),
+            }
+        }
+        // The speaker's output.
+        while let Some(t) = bgp.poll_transmit() {
+            progressed = true;
+            if let Some(c) = self.bgp_conns.get_mut(&t.conn) {
+                if c.backlog.is_empty() {
+                    let n = self.tcp.send(c.tcp, &t.bytes);
+                    c.backlog
+                        .extend_from_slice(t.bytes.get(n..).unwrap_or_default());
+                } else {
+                    c.backlog.extend_from_slice(&t.bytes);
+                }
+            }
+        }
+        let mut events = Vec::new();
+        while let Some(e) = bgp.poll_event() {
+            events.push(e);
+        }
+        self.bgp = Some(bgp);
+        for e in events {
+            progressed = true;
+            self.bgp_event(now, e);
+        }
+        progressed
+    }
+
+    fn bgp_event(&mut self, now: Instant, e: bgp_lite::Event) {
+        let at = self.elapsed(now);
+        match e {
+            bgp_lite::Event::Connect {
+                conn,
+                remote,
+                local,
+            } => {
+                let (std::net::IpAddr::V4(r), port) = (remote.ip(), remote.port()) else {
+                    return;
+                };
+                let local = match local {
+                    Some(std::net::IpAddr::V4(l)) => Some(l),
+                    _ => None,
+                };
+                self.bgp_pending.push((conn, r, port, local));
+            }
+            bgp_lite::Event::Close { conn } => {
+                if let Some(c) = self.bgp_conns.remove(&conn) {
+                    self.tcp.abort(c.tcp);
+                }
+                self.bgp_pending.retain(|p| p.0 != conn);
+            }
+            bgp_lite::Event::Syslog(line) => self.syslog(at, line),
+            bgp_lite::Event::BestPath { prefix, next_hop } => {
+                let Some(p) = Prefix::new(prefix.addr(), prefix.prefix_len()) else {
+                    return;
+                };
+                match next_hop {
+                    Some(nh) => self
+                        .fib
+                        .insert(Route::new(p, Source::Bgp, Target::NextHop(nh))),
+                    None => {
+                        self.fib.remove(p, Source::Bgp);
+                    }
+                }
+            }
+            bgp_lite::Event::DiscardRoute { prefix, installed } => {
+                let Some(p) = Prefix::new(prefix.addr(), prefix.prefix_len()) else {
+                    return;
+                };
+                if installed {
+                    self.fib.insert(Route::new(p, Source::Bgp, Target::Discard));
+                } else {
+                    self.fib.remove(p, Source::Bgp);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The local address a connection to `remote` would use: the address of the interface the
+    /// route to it leaves by.
+    fn source_for(&self, remote: Ipv4Addr) -> Option<Ipv4Addr> {
+        let (ifname, _) = self.fib.resolve(remote)?;
+        self.ethers
+            .iter()
+            .find(|e| e.name == ifname)
+            .map(|e| e.addr)
+            .or_else(|| self.tunnels.get(&ifname).and_then(|t| t.address))
+    }
+
+    /// Tell the speaker the non-BGP routes (for `network` and next-hop resolution).
+    fn sync_bgp_table(&mut self, now: Instant) {
+        let Some(bgp) = self.bgp.as_mut() else { return };
+        let routes: Vec<bgp_lite::IgpRoute> = self
+            .fib
+            .best_routes()
+            .filter(|r| r.source != Source::Bgp && r.source != Source::Nhrp)
+            .filter_map(|r| {
+                Some(bgp_lite::IgpRoute {
+                    prefix: bgp_lite::wire::Ipv4Prefix::new(
+                        r.prefix.addr(),
+                        r.prefix.prefix_len(),
+                    )?,
+                    metric: 0,
+                })
+            })
+            .collect();
+        bgp.set_route_table(now, routes);
+    }
+
+    /// BGP sessions whose local address went away are reset (IOS tears down a session when its
+    /// update-source goes down).
+    fn bgp_source_gone(&mut self, now: Instant, addr: Ipv4Addr) {
+        let gone: Vec<_> = self
+            .bgp_conns
+            .iter()
+            .filter(|(_, c)| self.tcp.local(c.tcp).is_some_and(|(a, _)| a == addr))
+            .map(|(id, c)| (*id, c.tcp))
+            .collect();
+        for (id, tcp) in gone {
+            self.tcp.abort(tcp);
+            self.bgp_conns.remove(&id);
+            if let Some(b) = self.bgp.as_mut() {
+                b.handle_closed(now, id);
+            }
+        }
     }
 
     /// Give the TCP stack another local address.
@@ -1395,6 +1680,108 @@ impl Node {
         s
     }
 
+    /// `show ip bgp`: the Loc-RIB, every path, `>` on the best.
+    pub fn show_ip_bgp(&self) -> String {
+        let Some(b) = self.bgp.as_ref() else {
+            return "% BGP not active\n".to_owned();
+        };
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "BGP table version is 1, local router ID is {}",
+            self.bgp_router_id
+        );
+        s.push_str(
+            "Status codes: s suppressed, d damped, h history, * valid, > best, i - internal\n",
+        );
+        s.push_str("Origin codes: i - IGP, e - EGP, ? - incomplete\n\n");
+        s.push_str("     Network          Next Hop            Metric LocPrf Weight Path\n");
+        for (prefix, dest) in b.loc_rib().iter() {
+            for (i, path) in dest.paths.iter().enumerate() {
+                let best = dest
+                    .best
+                    .is_some_and(|b| usize::try_from(b).ok() == Some(i));
+                let a = &path.attrs;
+                let internal = if path.is_local() { " " } else { "i" };
+                let net = if i == 0 {
+                    prefix.to_string()
+                } else {
+                    String::new()
+                };
+                let weight = if path.is_local() { 32768 } else { 0 };
+                let med = a.med.map_or_else(String::new, |m| m.to_string());
+                let lp = a.local_pref.map_or_else(String::new, |l| l.to_string());
+                let origin = match a.origin {
+                    bgp_lite::wire::attr::Origin::Igp => "i",
+                    bgp_lite::wire::attr::Origin::Egp => "e",
+                    _ => "?",
+                };
+                let _ = writeln!(
+                    s,
+                    " *{}{internal} {net:<16} {:<19} {med:>6} {lp:>6} {weight:>6} {origin}",
+                    if best { ">" } else { " " },
+                    a.next_hop.to_string(),
+                );
+            }
+        }
+        s
+    }
+
+    /// `show ip bgp summary`.
+    pub fn show_ip_bgp_summary(&self) -> String {
+        let Some(b) = self.bgp.as_ref() else {
+            return "% BGP not active\n".to_owned();
+        };
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "BGP router identifier {}, local AS number {}",
+            self.bgp_router_id, self.bgp_asn
+        );
+        let _ = writeln!(s, "{} network entries\n", b.loc_rib().len());
+        s.push_str("Neighbor        V           AS MsgRcvd MsgSent   TblVer  InQ OutQ Up/Down  State/PfxRcd\n");
+        for n in b.neighbors() {
+            let name = format!("{}{}", if n.dynamic { "*" } else { "" }, n.addr);
+            let state = if n.state == bgp_lite::State::Established {
+                n.prefixes_received.to_string()
+            } else {
+                format!("{:?}", n.state)
+            };
+            let _ = writeln!(
+                s,
+                "{name:<15} 4 {:>12}       -       -        1    0    0 -        {state}",
+                self.bgp_asn
+            );
+        }
+        s
+    }
+
+    /// The established BGP neighbors (address, dynamic).
+    pub fn bgp_established(&self) -> Vec<(Ipv4Addr, bool)> {
+        self.bgp
+            .as_ref()
+            .map(|b| {
+                b.neighbors()
+                    .into_iter()
+                    .filter(|n| n.state == bgp_lite::State::Established)
+                    .filter_map(|n| match n.addr {
+                        std::net::IpAddr::V4(a) => Some((a, n.dynamic)),
+                        std::net::IpAddr::V6(_) => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The BGP routes installed in the FIB (prefix, discard or not).
+    pub fn bgp_routes(&self) -> Vec<(Prefix, bool)> {
+        self.fib
+            .best_routes()
+            .filter(|r| r.source == Source::Bgp)
+            .map(|r| (r.prefix, r.target == Target::Discard))
+            .collect()
+    }
+
     /// The IKE sessions.
     pub fn sessions(&self) -> &BTreeMap<ikev2::SaHandle, Session> {
         &self.sessions
@@ -1452,6 +1839,147 @@ impl Node {
         let _ = writeln!(s, "     {} output drops", c.out_drops);
         Some(s)
     }
+}
+
+/// Build the BGP speaker from `router bgp`, the access lists and the route-maps.
+fn build_bgp(
+    cfg: &Config,
+    loopbacks: &BTreeMap<String, Ipv4Addr>,
+    epoch: Instant,
+) -> Option<bgp_lite::Speaker> {
+    use bgp_lite::config as bc;
+    let b = cfg.bgp.as_ref()?;
+    let router_id = b
+        .router_id
+        .or_else(|| loopbacks.values().max().copied())
+        .or_else(|| {
+            cfg.interfaces
+                .values()
+                .filter_map(|i| i.static_address().map(|a| a.0))
+                .max()
+        })?;
+    let mut sc = bc::SpeakerConfig::new(b.asn, router_id);
+    sc.log_neighbor_changes = b.log_neighbor_changes;
+    let pfx = |p: &Prefix| bgp_lite::wire::Ipv4Prefix::new(p.addr(), p.prefix_len());
+    let settings = |s: &crate::config::NeighborSettings, base: Option<&bc::NeighborSettings>| {
+        let mut n = base
+            .cloned()
+            .unwrap_or_else(|| bc::NeighborSettings::ibgp(s.remote_as.unwrap_or(b.asn)));
+        if let Some(a) = s.remote_as {
+            n.remote_as = a;
+        }
+        n.route_reflector_client |= s.route_reflector_client;
+        match s.next_hop_self {
+            Some(true) => n.next_hop_self = bc::NextHopSelf::All,
+            Some(false) => n.next_hop_self = bc::NextHopSelf::On,
+            None => {}
+        }
+        if s.unsuppress_map.is_some() {
+            n.unsuppress_map.clone_from(&s.unsuppress_map);
+        }
+        if s.route_map_in.is_some() {
+            n.route_map_in.clone_from(&s.route_map_in);
+        }
+        if s.route_map_out.is_some() {
+            n.route_map_out.clone_from(&s.route_map_out);
+        }
+        if let Some((_, hold)) = s.timers {
+            n.hold_time = hold;
+        }
+        // The lab's sessions run over tunnels that come and go: retry soon, as IOS does when the
+        // route to the neighbor (re)appears.
+        n.connect_retry = Duration::from_secs(10);
+        n
+    };
+    for (name, g) in &b.peer_groups {
+        sc.peer_groups.insert(name.clone(), settings(g, None));
+    }
+    for (addr, n) in &b.neighbors {
+        let base = n
+            .peer_group
+            .as_ref()
+            .and_then(|g| sc.peer_groups.get(g))
+            .cloned();
+        sc.neighbors
+            .insert((*addr).into(), settings(&n.settings, base.as_ref()));
+    }
+    for (p, g) in &b.listen_ranges {
+        if let Some(prefix) = pfx(p) {
+            sc.listen_ranges.push(bc::ListenRange {
+                prefix,
+                peer_group: g.clone(),
+            });
+        }
+    }
+    if let Some(l) = b.listen_limit {
+        sc.listen_limit = usize::try_from(l).unwrap_or(usize::MAX);
+    }
+    sc.networks = b.networks.iter().filter_map(pfx).collect();
+    sc.aggregates = b
+        .aggregates
+        .iter()
+        .filter_map(|a| {
+            Some(bc::AggregateConfig {
+                prefix: pfx(&a.prefix)?,
+                summary_only: a.summary_only,
+                as_set: a.as_set,
+            })
+        })
+        .collect();
+    for (n, entries) in &cfg.access_lists {
+        let acl = bc::AccessList {
+            entries: entries
+                .iter()
+                .map(|e| {
+                    let (addr, wildcard) = match e.source {
+                        crate::config::AclMatch::Any => {
+                            (Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST)
+                        }
+                        crate::config::AclMatch::Host(h) => (h, Ipv4Addr::UNSPECIFIED),
+                        crate::config::AclMatch::Wildcard(a, w) => (a, w),
+                    };
+                    bc::AclEntry {
+                        permit: e.action == crate::config::Action::Permit,
+                        addr,
+                        wildcard,
+                    }
+                })
+                .collect(),
+        };
+        sc.policy.access_lists.insert(n.to_string(), acl);
+    }
+    for (name, entries) in &cfg.route_maps {
+        let rm = bc::RouteMap {
+            entries: entries
+                .iter()
+                .map(|(seq, e)| bc::RouteMapEntry {
+                    seq: *seq,
+                    permit: e.action == crate::config::Action::Permit,
+                    matches: e
+                        .match_acls
+                        .iter()
+                        .map(|a| bc::Match::IpAddress(a.to_string()))
+                        .collect(),
+                    sets: e
+                        .sets
+                        .iter()
+                        .filter_map(|s| match s {
+                            crate::config::RouteMapSet::LocalPreference(v) => {
+                                Some(bc::SetAction::LocalPref(*v))
+                            }
+                            crate::config::RouteMapSet::Metric(v) => Some(bc::SetAction::Med(*v)),
+                            crate::config::RouteMapSet::NextHop(a) => {
+                                Some(bc::SetAction::NextHop(*a))
+                            }
+                            _ => None,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        sc.policy.route_maps.insert(name.clone(), rm);
+    }
+    bgp_lite::Speaker::new(sc, epoch).ok()
 }
 
 /// Build the IKEv2 endpoint: a responder with the authorization policy's pool when the node
@@ -1615,6 +2143,12 @@ impl SimNode for Node {
             self.ike.handle_timeout(now);
         }
         self.drive_ike(now);
+        if let Some(b) = self.bgp.as_mut()
+            && b.poll_timeout().is_some_and(|t| t <= now)
+        {
+            b.handle_timeout(now);
+            self.tcp_deadline = Some(now);
+        }
         if self.tcp_deadline.is_some_and(|t| t <= now) {
             self.run_tcp(now);
         }
@@ -1631,6 +2165,7 @@ impl SimNode for Node {
                 .and_then(flexclient::Client::poll_timeout),
             self.tcp_deadline,
             self.ike.poll_timeout(),
+            self.bgp.as_ref().and_then(bgp_lite::Speaker::poll_timeout),
         ]
         .into_iter()
         .flatten()

@@ -272,6 +272,15 @@ impl TcpStack {
         }
     }
 
+    /// The local endpoint of a connection, once known.
+    pub fn local(&self, id: ConnId) -> Option<(Ipv4Addr, u16)> {
+        let h = self.conns.get(&id)?;
+        let ep = self.sockets.get::<tcp::Socket<'_>>(*h).local_endpoint()?;
+        match ep.addr {
+            IpAddress::Ipv4(a) => Some((a, ep.port)),
+        }
+    }
+
     /// Queue bytes for sending; returns how many fitted in the send buffer.
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> usize {
         let Some(h) = self.conns.get(&id) else {
