@@ -25,6 +25,9 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("lab") => lab_cmd(&args[1..]),
         Some("check-config") => check_config(&args[1..]),
+        Some(sub @ ("run" | "show")) => {
+            ExitCode::from(flexvpn_router::linux::run::main(sub, &args[1..]))
+        }
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)

@@ -7,6 +7,8 @@
 //! - [`netns`]: namespaces ([`netns::Netns`]), veth pairs, running a closure inside a
 //!   namespace ([`netns::in_netns`]) so that the sockets it opens live there;
 //! - [`charon`]: a private strongSwan charon in a namespace of its own ([`charon::Charon`]).
+//! - [`tun`]: TUN devices; [`run`]: `flexvpn-router run` (one node on real sockets and TUN
+//!   devices, `show` over a unix control socket) and `flexvpn-router show`.
 #![allow(
     clippy::disallowed_methods,
     reason = "the Linux driver opens sockets, reads the clock and runs processes"
@@ -14,6 +16,8 @@
 
 pub mod charon;
 pub mod netns;
+pub mod run;
+pub mod tun;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
