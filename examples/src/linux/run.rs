@@ -45,6 +45,9 @@ pub struct RunOptions {
     pub control_dir: PathBuf,
     /// Prefix of the TUN device names.
     pub tun_prefix: String,
+    /// Replaces the configuration's `crypto ikev2 dpd` arguments (e.g. `2 1 on-demand`), for
+    /// labs with short timers.
+    pub dpd: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -55,6 +58,7 @@ impl Default for RunOptions {
             natt_port: 4500,
             control_dir: PathBuf::from(DEFAULT_CONTROL_DIR),
             tun_prefix: "fx".to_owned(),
+            dpd: None,
         }
     }
 }
@@ -128,7 +132,19 @@ fn ip_cmd(args: &[&str]) -> io::Result<()> {
 /// The configuration does not load, a socket cannot be bound (the underlay address must exist
 /// in this namespace), a TUN device cannot be made, or the control socket cannot be created.
 pub fn run(opts: &RunOptions) -> io::Result<()> {
-    let text = std::fs::read_to_string(&opts.config)?;
+    let mut text = std::fs::read_to_string(&opts.config)?;
+    if let Some(dpd) = &opts.dpd {
+        text = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("crypto ikev2 dpd ") {
+                    format!("crypto ikev2 dpd {dpd}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+    }
     let cfg = Config::parse(&text).map_err(|e| io::Error::other(format!("config: {e}")))?;
     let epoch = Instant::now();
     let mut node = Node::with_seed(&cfg, epoch, random_seed())
@@ -393,6 +409,7 @@ pub fn main(sub: &str, args: &[String]) -> u8 {
             "--natt-port" => opts.natt_port = value().parse().unwrap_or(0),
             "--control-dir" => opts.control_dir = value().into(),
             "--tun-prefix" => opts.tun_prefix = value(),
+            "--dpd" => opts.dpd = Some(value()),
             "--node" => node = Some(value()),
             w => words.push(w.to_owned()),
         }
@@ -401,7 +418,7 @@ pub fn main(sub: &str, args: &[String]) -> u8 {
         if opts.config.as_os_str().is_empty() || opts.ike_port == 0 || opts.natt_port == 0 {
             eprintln!(
                 "usage: flexvpn-router run --config FILE [--ike-port N] [--natt-port N] \
-                 [--control-dir DIR] [--tun-prefix P]"
+                 [--control-dir DIR] [--tun-prefix P] [--dpd 'INTERVAL RETRY on-demand']"
             );
             return 2;
         }
