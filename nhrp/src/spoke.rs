@@ -45,6 +45,10 @@ impl Engine {
         {
             return false;
         }
+        if self.pending.len() >= crate::engine::MAX_PENDING {
+            self.stats.resolutions_refused += 1;
+            return false;
+        }
         let Some(to) = self
             .route(dst)
             .or_else(|| self.cfg.servers.first().copied())
