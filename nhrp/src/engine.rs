@@ -289,7 +289,7 @@ impl Engine {
     ///
     /// # Errors
     /// [`ApiError::NoSuchEntry`].
-    pub fn remove_peer(&mut self, proto: Ipv4Addr) -> Result<(), ApiError> {
+    pub fn remove_peer(&mut self, _now: Instant, proto: Ipv4Addr) -> Result<(), ApiError> {
         self.cache
             .remove(&Prefix::host(proto))
             .map(|_| ())

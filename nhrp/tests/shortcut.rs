@@ -396,7 +396,10 @@ fn registered_spoke_is_answered_for_by_its_hub() {
     let mut net = Net::scenario(Opts::default());
     let now = net.now;
     // Forget the session-learned entry first: the registration alone must teach hub 2.
-    net.nodes[HUB2].engine.remove_peer(a("10.1.1.177")).unwrap();
+    net.nodes[HUB2]
+        .engine
+        .remove_peer(now, a("10.1.1.177"))
+        .unwrap();
     assert!(
         net.nodes[HUB2]
             .engine
