@@ -7,6 +7,7 @@
 //! - [`netns`]: namespaces ([`netns::Netns`]), veth pairs, running a closure inside a
 //!   namespace ([`netns::in_netns`]) so that the sockets it opens live there;
 //! - [`charon`]: a private strongSwan charon in a namespace of its own ([`charon::Charon`]).
+//! - [`lab`]: `flexvpn-router lab --netns`;
 //! - [`tun`]: TUN devices; [`run`]: `flexvpn-router run` (one node on real sockets and TUN
 //!   devices, `show` over a unix control socket) and `flexvpn-router show`.
 #![allow(
@@ -15,6 +16,7 @@
 )]
 
 pub mod charon;
+pub mod lab;
 pub mod netns;
 pub mod run;
 pub mod tun;
