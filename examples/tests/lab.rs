@@ -268,8 +268,46 @@ fn phase1_bgp_converges_spokes_see_only_the_aggregate() {
         let f = r.flows[name];
         assert_eq!(f.sent, f.received, "{name}: {f:?}");
     }
-    assert!(r.hub_forwarded.0 >= 50, "{:?}", r.hub_forwarded);
+    // spoke1 -> spoke3 crosses both hubs: all of it leaves hub 2 towards spoke 3.
     assert!(r.hub_forwarded.1 >= 50, "{:?}", r.hub_forwarded);
+}
+
+#[test]
+fn phase2_redirect_builds_a_spoke_to_spoke_shortcut_and_traffic_moves_onto_it() {
+    let r = run(1, Phase::Shortcut);
+    let p = |s: &str, l| flexvpn_router::prefix::Prefix::new(ip(s), l).unwrap();
+    let (shortcuts, direct) = &r.shortcuts["spoke1"];
+    assert_eq!(
+        shortcuts,
+        &vec![(p("192.168.12.0", 24), "Virtual-Access1".to_owned())]
+    );
+    // The first packets went through hub 1 (which redirected), the rest on the direct tunnel.
+    let f = r.flows["spoke1-lan#1"];
+    assert_eq!(f.received, f.sent);
+    assert!(
+        *direct >= 40,
+        "only {direct} of {} packets took the shortcut",
+        f.sent
+    );
+    assert!(
+        r.hub_forwarded.0 < 50,
+        "hub 1 still forwarded {:?}",
+        r.hub_forwarded
+    );
+    // Both spokes built the tunnel with IKEv2 and logged it.
+    for (node, peer) in [("Spoke1", "172.16.2.2"), ("Spoke2", "172.16.1.2")] {
+        let line = format!(
+            "%CRYPTO-5-IKEV2_SESSION_STATUS: Crypto tunnel v2 is UP.  Peer {peer}:500 Id: {peer}"
+        );
+        assert!(
+            r.log.iter().any(|(_, n, t)| n == node && *t == line),
+            "{node}"
+        );
+    }
+    assert!(r.output.contains("Spoke1# show ip nhrp"));
+    // Across the hubs no shortcut yet (reported, not hidden).
+    assert!(r.shortcuts["spoke3"].0.is_empty());
+    assert!(r.missing.iter().any(|m| m.contains("different hubs")));
 }
 
 #[test]
@@ -277,7 +315,7 @@ fn missing_parts_are_reported_not_faked() {
     let r = run(1, Phase::Return);
     assert_eq!(r.last_phase, Some(Phase::Return));
     assert!(!r.missing.is_empty());
-    assert!(r.output.contains("not composed yet"));
+    assert!(r.output.contains("not working"));
     assert!(r.missing.iter().any(|m| m.contains("NHRP")));
 }
 
