@@ -203,8 +203,8 @@ struct HostFlow {
     seq: u32,
 }
 
-/// UDP port of the lab's probe flows.
-pub const PROBE_PORT: u16 = 9;
+/// UDP port of the lab's probe flows (echo, so dissectors show them as such).
+pub const PROBE_PORT: u16 = 7;
 
 impl Host {
     /// A host `addr` on a LAN whose router is `gateway`.
@@ -440,6 +440,8 @@ pub struct Lab {
     dead_logs: Vec<(Duration, String, String)>,
     /// Probe arrivals at nodes that were replaced: (flow, time).
     dead_arrivals: Vec<(u16, Duration)>,
+    /// Key-file lines (ESP, IKE) of nodes that were replaced.
+    dead_keys: (Vec<String>, Vec<String>),
     quiet: bool,
 }
 
@@ -560,6 +562,7 @@ impl Lab {
             timeline: Vec::new(),
             dead_logs: Vec::new(),
             dead_arrivals: Vec::new(),
+            dead_keys: (Vec::new(), Vec::new()),
             quiet: opts.quiet,
         })
     }
@@ -911,6 +914,8 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
         if let Some(id) = lab.routers.get("hub1").copied() {
             // Keep what the old hub 1 logged and received before it is replaced.
             if let Some(n) = lab.sim.node(id).router() {
+                lab.dead_keys.0.extend(n.keys.esp.iter().cloned());
+                lab.dead_keys.1.extend(n.ike_key_lines());
                 lab.dead_logs.extend(
                     n.log()
                         .iter()
@@ -1006,9 +1011,22 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
         for id in lab.routers.values() {
             if let Some(n) = lab.sim.node(*id).router() {
                 keys.esp.extend(n.keys.esp.iter().cloned());
+                keys.ikev2.extend(n.ike_key_lines());
             }
         }
+        keys.esp.extend(lab.dead_keys.0.iter().cloned());
+        keys.ikev2.extend(lab.dead_keys.1.iter().cloned());
+        keys.esp.sort();
+        keys.esp.dedup();
+        keys.ikev2.sort();
+        keys.ikev2.dedup();
+        // Wireshark's UAT files: copy them into a profile directory, or pass each line with
+        // `tshark -o uat:esp_sa:LINE -o uat:ikev2_decryption_table:LINE`.
         let _ = std::fs::write(path.with_extension("esp_sa"), keys.esp_file());
+        let _ = std::fs::write(
+            path.with_extension("ikev2_decryption_table"),
+            keys.ikev2_file(),
+        );
     }
     let _ = lab.sim.finish_pcap();
 

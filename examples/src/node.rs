@@ -236,8 +236,10 @@ pub struct Node {
     vt: Option<VirtualTemplate>,
     /// BGP neighbors reached through the client tunnel (`update-source TunnelN`).
     tunnel_neighbors: Vec<Ipv4Addr>,
-    /// Keys of every SA, for the pcap key file.
+    /// Keys of every ESP SA, for the pcap key file.
     pub keys: crate::pcap::WiresharkKeys,
+    /// Keys of every IKE SA (the ikev2 crate's key log), for the pcap key file.
+    ike_keys: std::sync::Arc<ikev2::config::WiresharkKeyLog>,
     /// The BGP speaker (bgp-lite), if `router bgp` is configured.
     bgp: Option<bgp_lite::Speaker>,
     /// BGP connections: the speaker's id -> the TCP connection carrying it.
@@ -409,7 +411,8 @@ impl Node {
             .first()
             .map(|e| e.addr)
             .ok_or(NodeError::NoUnderlay)?;
-        let (ike, ike_peer) = build_ike(cfg, public, epoch, seed);
+        let ike_keys = std::sync::Arc::new(ikev2::config::WiresharkKeyLog::default());
+        let (ike, ike_peer) = build_ike(cfg, public, epoch, seed, ike_keys.clone());
         let vt = cfg
             .interfaces
             .values()
@@ -475,6 +478,7 @@ impl Node {
             vt,
             tunnel_neighbors,
             keys: crate::pcap::WiresharkKeys::default(),
+            ike_keys,
             bgp: build_bgp(cfg, &loopbacks, epoch),
             bgp_conns: BTreeMap::new(),
             bgp_pending: Vec::new(),
@@ -1451,6 +1455,15 @@ impl Node {
         self.drive_nhrp(now);
     }
 
+    /// The `ikev2_decryption_table` lines of every IKE SA this node set up (Wireshark).
+    pub fn ike_key_lines(&self) -> Vec<String> {
+        self.ike_keys
+            .ike
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
+    }
+
     /// `show ip nhrp`.
     pub fn show_ip_nhrp(&self) -> String {
         self.nhrp
@@ -2383,6 +2396,7 @@ fn build_ike(
     public: Ipv4Addr,
     epoch: Instant,
     seed: u64,
+    key_log: std::sync::Arc<ikev2::config::WiresharkKeyLog>,
 ) -> (
     ikev2::Endpoint<ChaCha20Rng>,
     Option<(ikev2::Psk, ikev2::SaPolicy)>,
@@ -2418,6 +2432,7 @@ fn build_ike(
         };
     }
     let mut ec = ikev2::EndpointConfig::new();
+    ec.key_log = key_log;
     let pool = cfg
         .authorization_policies
         .values()
