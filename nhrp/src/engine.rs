@@ -32,6 +32,8 @@ use crate::wire::{
 pub const MAX_QUEUE: usize = 4096;
 /// Most bytes of an erroneous packet quoted in an Error Indication.
 pub const MAX_ERROR_QUOTE: usize = 512;
+/// Most outstanding resolution requests; past this, new resolutions are refused and counted.
+pub const MAX_PENDING: usize = 1024;
 /// Most requesters remembered per local prefix (for purges).
 pub const MAX_ANSWERED: usize = 1024;
 
@@ -138,6 +140,8 @@ pub struct Stats {
     pub cache_evictions: u64,
     /// Resolution requests sent (new, retried or refresh).
     pub resolutions_sent: u64,
+    /// Resolutions refused because `MAX_PENDING` requests were outstanding.
+    pub resolutions_refused: u64,
 }
 
 /// A shortcut installed from a resolution reply.
@@ -285,7 +289,7 @@ impl Engine {
     ///
     /// # Errors
     /// [`ApiError::NoSuchEntry`].
-    pub fn remove_peer(&mut self, proto: Ipv4Addr) -> Result<(), ApiError> {
+    pub fn remove_peer(&mut self, _now: Instant, proto: Ipv4Addr) -> Result<(), ApiError> {
         self.cache
             .remove(&Prefix::host(proto))
             .map(|_| ())

@@ -163,6 +163,7 @@ pub(crate) enum Req {
 pub(crate) struct InitSent {
     ni: Vec<u8>,
     dh: DhSecret,
+    ke_pub: Vec<u8>,
     cookie: Option<Vec<u8>>,
     msg1: Vec<u8>,
     restarts: u8,
@@ -398,7 +399,7 @@ impl Sa {
             .first()
             .map(|s| s.dh)
             .ok_or(Error::NoProposalChosen)?;
-        let (dh, _) = DhSecret::generate(group, ctx.rng);
+        let (dh, ke_pub) = DhSecret::generate(group, ctx.rng);
         let ni = nonce(ctx.rng);
         let mut sa = Self {
             handle,
@@ -424,6 +425,7 @@ impl Sa {
         let st = InitSent {
             ni,
             dh,
+            ke_pub,
             cookie: None,
             msg1: Vec::new(),
             restarts: 0,
@@ -449,7 +451,7 @@ impl Sa {
         )));
         payloads.push(Payload::Ke(KeyExchange {
             group: wire::DhGroup(st.dh.group().transform_id()),
-            data: st.dh.public(),
+            data: st.ke_pub.clone(),
         }));
         payloads.push(Payload::Nonce(st.ni.clone()));
         payloads.push(notify(
@@ -747,7 +749,7 @@ impl Sa {
             match want {
                 Some(g) if st.restarts < MAX_RESTARTS && g != st.dh.group() => {
                     st.restarts += 1;
-                    st.dh = DhSecret::generate(g, ctx.rng).0;
+                    (st.dh, st.ke_pub) = DhSecret::generate(g, ctx.rng);
                     self.send_init(now, ctx, *st)
                         .map_err(InputError::Exchange)?;
                 }
