@@ -1138,7 +1138,7 @@ impl Node {
             if !sess.initiator
                 && let Some(a) = sess.assigned
             {
-                let _ = e.remove_peer(a);
+                let _ = e.remove_peer(now, a);
             }
         }
         if let Some(spi) = sess.spi_in {
