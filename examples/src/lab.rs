@@ -832,8 +832,8 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
 
     // ---- phase 3: hub 1 dies --------------------------------------------------------------
     if opts.until >= Phase::Failover {
-        // Traffic from every spoke LAN to the hubs' shared overlay address 10.1.1.1: on-demand
-        // DPD probes only when traffic goes out and nothing comes back.
+        // Traffic from every spoke LAN to the server on the hubs' LAN (through the aggregate):
+        // on-demand DPD probes only when traffic goes out and nothing comes back.
         let start = lab.sim.now();
         let stop = start + Duration::from_secs(150);
         for (i, spoke) in SPOKES.iter().enumerate() {
@@ -841,7 +841,7 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
             if let Some(host) = lab.host_mut(&h) {
                 host.start_flow(
                     10 + i as u16,
-                    hub_overlay,
+                    HUB_LAN_SERVER,
                     Duration::from_millis(100),
                     start,
                     stop,
@@ -851,7 +851,9 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
         }
         lab.sim.run_for(Duration::from_secs(5));
         let kill_at = lab.sim.elapsed();
-        lab.say("phase 3: hub 1 dies (powered off); spokes keep sending to 10.1.1.1 every 100 ms");
+        lab.say(
+            "phase 3: hub 1 dies (powered off); each spoke LAN keeps sending to 192.168.0.10 every 100 ms",
+        );
         if let Some(id) = lab.routers.get("hub1").copied() {
             lab.sim.set_node_up(id, false);
         }
@@ -1049,6 +1051,9 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
 }
 
 const SPOKES: [&str; 3] = ["spoke1", "spoke2", "spoke3"];
+
+/// The server on the hubs' LAN.
+const HUB_LAN_SERVER: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 10);
 
 fn bang(ok: bool) -> &'static str {
     if ok { "!" } else { "." }

@@ -174,17 +174,15 @@ fn phase3_failover_logs_the_scenario_sequence_and_uses_hub2_pool() {
         "{:?}",
         r.overlay_pings_after
     );
-    // The flows from spokes 1 and 2 lost packets only during the outage: the longest gap in
-    // arrivals is the outage, and everything sent outside it arrived.
+    // The flows from spokes 1 and 2 to the server on the hubs' LAN lost packets only during the
+    // outage: the longest gap in arrivals is the IKE failover plus the BGP re-connection (the
+    // aggregate comes back from hub 2; connect retry 10 s), and everything outside it arrived.
     for (flow, (_, _, outage)) in ["spoke1-lan#10", "spoke2-lan#11"].iter().zip(&r.failover) {
         let f = r.flows[*flow];
         let o = outage.unwrap();
+        assert!(f.max_gap >= o, "{flow}: {f:?} vs {o:?}");
         assert!(
-            f.max_gap + Duration::from_secs(1) >= o,
-            "{flow}: {f:?} vs {o:?}"
-        );
-        assert!(
-            f.max_gap <= o + Duration::from_secs(1),
+            f.max_gap <= o + Duration::from_secs(12),
             "{flow}: {f:?} vs {o:?}"
         );
         let lost = f.sent - f.received;
