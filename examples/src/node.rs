@@ -530,8 +530,17 @@ impl Node {
                     .flat_map(|i| i.nhrp.maps.iter().copied())
                     .collect(),
             });
+            // Both hubs share the virtual-template address (10.1.1.1), so a hub's NHRP identity
+            // is its address on the hub-to-hub GRE tunnel when it has one: a request forwarded
+            // from one hub to the other must not carry an address the other hub owns too.
+            let hub_proto = node
+                .tunnels
+                .values()
+                .find(|t| t.kind == TunnelKind::StaticGre && t.nhrp_network_id == Some(network_id))
+                .and_then(|t| t.address)
+                .or_else(|| node.vt.as_ref().and_then(|v| v.address));
             if node.nhrp_setup.as_ref().is_some_and(|n| n.hub)
-                && let Some(proto) = node.vt.as_ref().and_then(|v| v.address)
+                && let Some(proto) = hub_proto
             {
                 node.start_nhrp(epoch, proto, Vec::new());
             }
@@ -2292,6 +2301,14 @@ fn build_bgp(
         }
         if let Some((_, hold)) = s.timers {
             n.hold_time = hold;
+        }
+        if let Some(a) = s
+            .update_source
+            .as_ref()
+            .and_then(|i| cfg.interfaces.get(i))
+            .and_then(crate::config::Interface::static_address)
+        {
+            n.local_addr = Some(a.0.into());
         }
         // The lab's sessions run over tunnels that come and go: retry soon, as IOS does when the
         // route to the neighbor (re)appears.

@@ -261,60 +261,73 @@ fn phase1_bgp_converges_spokes_see_only_the_aggregate() {
         r.output
             .contains("%BGP-5-ADJCHANGE: neighbor *10.1.1.176 Up")
     );
-    // Spoke-to-spoke traffic flows, through the hubs (no NHRP shortcut yet).
+    // Spoke-to-spoke traffic flows (through the hubs first, then on the shortcuts).
     for name in ["spoke1-lan#1", "spoke1-lan#2"] {
         let f = r.flows[name];
         assert_eq!(f.sent, f.received, "{name}: {f:?}");
     }
-    // spoke1 -> spoke3 crosses both hubs: all of it leaves hub 2 towards spoke 3.
-    assert!(r.hub_forwarded.1 >= 50, "{:?}", r.hub_forwarded);
+    // spoke1 -> spoke3 crossed both hubs until its shortcut came up.
+    assert!(r.hub_forwarded.1 >= 1, "{:?}", r.hub_forwarded);
 }
 
 #[test]
-fn phase2_redirect_builds_a_spoke_to_spoke_shortcut_and_traffic_moves_onto_it() {
+fn phase2_redirect_builds_spoke_to_spoke_shortcuts_and_traffic_moves_onto_them() {
     let r = run(1, Phase::Shortcut);
     let p = |s: &str, l| flexvpn_router::prefix::Prefix::new(ip(s), l).unwrap();
+    // Same hub (spoke 2) and across the hubs (spoke 3: hub 1 forwards the resolution request
+    // to hub 2 over the hubs' GRE tunnel).
     let (shortcuts, direct) = &r.shortcuts["spoke1"];
     assert_eq!(
         shortcuts,
-        &vec![(p("192.168.12.0", 24), "Virtual-Access1".to_owned())]
+        &vec![
+            (p("192.168.12.0", 24), "Virtual-Access1".to_owned()),
+            (p("192.168.13.0", 24), "Virtual-Access2".to_owned())
+        ]
     );
-    // The first packets went through hub 1 (which redirected), the rest on the direct tunnel.
-    let f = r.flows["spoke1-lan#1"];
-    assert_eq!(f.received, f.sent);
+    // The first packets went through the hubs (which redirected), the rest on the direct
+    // tunnels; nothing was lost.
+    let f1 = r.flows["spoke1-lan#1"];
+    let f2 = r.flows["spoke1-lan#2"];
+    assert_eq!((f1.received, f2.received), (f1.sent, f2.sent));
     assert!(
-        *direct >= 40,
-        "only {direct} of {} packets took the shortcut",
-        f.sent
+        *direct >= 80,
+        "only {direct} of {} packets took the shortcuts",
+        f1.sent + f2.sent
     );
     assert!(
         r.hub_forwarded.0 < 50,
         "hub 1 still forwarded {:?}",
         r.hub_forwarded
     );
-    // Both spokes built the tunnel with IKEv2 and logged it.
-    for (node, peer) in [("Spoke1", "172.16.2.2"), ("Spoke2", "172.16.1.2")] {
+    assert!(
+        r.hub_forwarded.1 < 50,
+        "hub 2 still forwarded {:?}",
+        r.hub_forwarded
+    );
+    // Each pair of spokes built its tunnel with IKEv2 and logged it.
+    for (node, peer) in [
+        ("Spoke1", "172.16.2.2"),
+        ("Spoke2", "172.16.1.2"),
+        ("Spoke1", "172.16.3.2"),
+        ("Spoke3", "172.16.1.2"),
+    ] {
         let line = format!(
             "%CRYPTO-5-IKEV2_SESSION_STATUS: Crypto tunnel v2 is UP.  Peer {peer}:500 Id: {peer}"
         );
         assert!(
             r.log.iter().any(|(_, n, t)| n == node && *t == line),
-            "{node}"
+            "{node} {peer}"
         );
     }
     assert!(r.output.contains("Spoke1# show ip nhrp"));
-    // Across the hubs no shortcut yet (reported, not hidden).
-    assert!(r.shortcuts["spoke3"].0.is_empty());
-    assert!(r.missing.iter().any(|m| m.contains("different hubs")));
 }
 
 #[test]
-fn missing_parts_are_reported_not_faked() {
+fn nothing_is_reported_missing_when_every_phase_works() {
     let r = run(1, Phase::Return);
     assert_eq!(r.last_phase, Some(Phase::Return));
-    assert!(!r.missing.is_empty());
-    assert!(r.output.contains("not working"));
-    assert!(r.missing.iter().any(|m| m.contains("NHRP")));
+    assert!(r.missing.is_empty(), "{:?}", r.missing);
+    assert!(!r.output.contains("not working"));
 }
 
 #[test]
