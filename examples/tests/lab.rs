@@ -215,6 +215,14 @@ fn phase4_peer_reactivate_moves_spoke1_back() {
         ]
     );
     assert!(in_pool(r.phase4[0].assigned, "10.1.1.100", "10.1.1.175"));
+    // The rebooted hub 1 re-establishes iBGP with hub 2 and its spoke session.
+    let back = |node: &str, text: &str| {
+        r.log
+            .iter()
+            .any(|(at, n, t)| *at > Duration::from_secs(142) && n == node && t == text)
+    };
+    assert!(back("Hub1", "%BGP-5-ADJCHANGE: neighbor 192.168.0.2 Up"));
+    assert!(back("Hub1", "%BGP-5-ADJCHANGE: neighbor *10.1.1.100 Up"));
 }
 
 #[test]
