@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use flexvpn_router::linux::netns::{Netns, exec, veth};
 use flexvpn_router::linux::unique_name;
-use support::Router;
+use support::{RemoveDir, Router};
 
 const DPD: &str = "10 2 on-demand";
 
@@ -51,17 +51,6 @@ fn reply_times(out: &str) -> Vec<f64> {
         .filter(|l| l.contains("bytes from"))
         .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
         .collect()
-}
-
-/// Removes the temp dir (logs, control sockets) even when the test fails.
-struct RemoveDir(std::path::PathBuf);
-
-impl Drop for RemoveDir {
-    fn drop(&mut self) {
-        if std::env::var_os("FLEXVPN_KEEP_LOGS").is_none() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 fn log_count(r: &Router, what: &str) -> usize {

@@ -101,3 +101,15 @@ impl Drop for Router {
         self.terminate();
     }
 }
+
+/// Removes a temp dir (logs, control sockets) even when the test fails, unless
+/// `FLEXVPN_KEEP_LOGS` is set.
+pub(crate) struct RemoveDir(pub(crate) PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        if std::env::var_os("FLEXVPN_KEEP_LOGS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
