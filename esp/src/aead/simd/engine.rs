@@ -210,47 +210,48 @@ macro_rules! gcm_engine {
             vbswap(vadd32(ctr, vctr((j * W) as i32)))
         }
 
-        /// CTR over `out` (at most one chunk) with GHASH interleaved between the AES rounds:
-        /// of `out` itself before it is decrypted when `OPEN`, else of `prev` (the previous
-        /// chunk's ciphertext, when there is one). Returns the updated GHASH accumulator.
+        /// Encrypts the counter blocks of one chunk; when `g` is given, GHASHes it into `acc`
+        /// between the AES rounds.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn chunk_crypt<const NR: usize, const OPEN: bool>(
+        fn chunk_enc_ghash<const NR: usize>(
             ks: &Keys,
             k: &KeyData,
             ctr: V,
-            prev: Option<&[u8; CH]>,
-            out: &mut [u8],
+            g: Option<&[u8; CH]>,
             acc: __m128i,
-        ) -> __m128i {
-            let g = if OPEN { out.first_chunk::<CH>() } else { prev };
-            let hashed = g.is_some();
-            let gv = g.map(|g| g.as_chunks::<VB>().0);
+        ) -> ([V; B], __m128i) {
             let mut s = [vzero(); B];
             for (j, x) in s.iter_mut().enumerate() {
                 *x = vxor(ctr_block(ctr, j), ks.rk[0]);
             }
             let mut p = (vzero(), vzero(), vzero());
+            let gv = g.map(|g| g.as_chunks::<VB>().0);
             for r in 1..NR {
                 for x in s.iter_mut() {
                     *x = venc(*x, ks.rk[r]);
                 }
-                // Vectors 1..B first, vector 0 (the one that takes the previous accumulator)
-                // last: the previous chunk's reduction gets the most time to complete.
-                let j = r % B;
-                if let Some(d) = gv.and_then(|gv| gv.get(j)).filter(|_| r <= B) {
+                if let Some(d) = gv.and_then(|gv| gv.get(r - 1)) {
                     let mut x = vbswap(vload(d));
-                    if j == 0 {
+                    if r == 1 {
                         x = vxor(x, vlane(acc, 0));
                     }
-                    mac(&mut p, x, k, HP - N + j * W);
+                    mac(&mut p, x, k, HP - N + (r - 1) * W);
                 }
             }
             for x in s.iter_mut() {
                 *x = venclast(*x, ks.rk[NR]);
             }
-            xor_partial(out, &s);
-            if hashed { finish(p) } else { acc }
+            let acc = if g.is_some() { finish(p) } else { acc };
+            (s, acc)
+        }
+
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn xor_store(c: &mut [u8; CH], s: &[V; B]) {
+            for (d, x) in c.as_chunks_mut::<VB>().0.iter_mut().zip(s) {
+                vstore(d, vxor(vload(d), *x));
+            }
         }
 
         /// CTR over `data` (less than one chunk), first counter `ctr`.
@@ -327,14 +328,18 @@ macro_rules! gcm_engine {
             for i in 0..chunks.len() {
                 let (done, rest) = chunks.split_at_mut(i);
                 let Some(cur) = rest.first_mut() else { break };
-                acc = chunk_crypt::<NR, false>(&ks, k, ctr, done.last(), cur, acc);
+                let (s, a) = chunk_enc_ghash::<NR>(&ks, k, ctr, done.last(), acc);
+                acc = a;
                 ctr = vadd32(ctr, chunk_step());
+                xor_store(cur, &s);
             }
             match chunks.last() {
                 // The GHASH of the last full chunk runs between the AES rounds of the tail's
                 // counter blocks (a whole chunk of them: the latency is the same).
                 Some(last) if !tail.is_empty() => {
-                    acc = chunk_crypt::<NR, false>(&ks, k, ctr, Some(last), tail, acc);
+                    let (s, a) = chunk_enc_ghash::<NR>(&ks, k, ctr, Some(last), acc);
+                    acc = a;
+                    xor_partial(tail, &s);
                 }
                 Some(last) => acc = ghash_chunk(k, acc, last),
                 None => ctr_tail::<NR>(&ks, ctr, tail),
@@ -365,8 +370,10 @@ macro_rules! gcm_engine {
                 acc = ghash_bytes(k, acc, aad);
             }
             for cur in chunks.iter_mut() {
-                acc = chunk_crypt::<NR, true>(&ks, k, ctr, None, cur, acc);
+                let (s, a) = chunk_enc_ghash::<NR>(&ks, k, ctr, Some(&*cur), acc);
+                acc = a;
                 ctr = vadd32(ctr, chunk_step());
+                xor_store(cur, &s);
             }
             let aad_in: &[u8] = if inline_aad { aad } else { &[] };
             acc = ghash_final(k, acc, aad_in, tail, &lens);
