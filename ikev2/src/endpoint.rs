@@ -684,6 +684,12 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         })
     }
 
+    /// For the fuzzing harness.
+    #[cfg(fuzzing)]
+    pub(crate) fn sa_mut(&mut self, h: SaHandle) -> Option<&mut Sa> {
+        self.sas.get_mut(&h)
+    }
+
     /// Handles of all SAs.
     pub fn handles(&self) -> Vec<SaHandle> {
         self.sas.keys().copied().collect()

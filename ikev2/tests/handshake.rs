@@ -99,6 +99,12 @@ fn psk_handshake_assigns_pool_address() {
     assert_eq!(p.b.half_open(), 0);
     // 4 datagrams: no retransmission on a clean link.
     assert_eq!(p.transcript.len(), 4);
+    // Seeds for the fuzz corpus: IKEV2_DUMP_SEEDS=<dir> cargo test -p ikev2 --test handshake
+    if let Some(dir) = std::env::var_os("IKEV2_DUMP_SEEDS") {
+        for (i, (_, _, b)) in p.transcript.iter().enumerate() {
+            std::fs::write(std::path::Path::new(&dir).join(format!("msg{i}.bin")), b).unwrap();
+        }
+    }
 }
 
 #[test]

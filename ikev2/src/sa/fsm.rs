@@ -70,6 +70,17 @@ impl IkeCore {
         rng: &mut R,
     ) -> Result<Vec<u8>, Error> {
         let (first, plain) = emit_chain(inner)?;
+        self.seal_raw(header, first, &plain, rng)
+    }
+
+    /// Builds an encrypted message around an already encoded inner payload chain.
+    pub(crate) fn seal_raw<R: RngCore + CryptoRng>(
+        &self,
+        header: &Header,
+        first: PayloadType,
+        plain: &[u8],
+        rng: &mut R,
+    ) -> Result<Vec<u8>, Error> {
         let body_len = self.c_out.sealed_len(plain.len());
         let sk_len = body_len + 4;
         let total = wire::HEADER_LEN + sk_len;
@@ -82,7 +93,7 @@ impl IkeCore {
         out.extend_from_slice(&sk_len16.to_be_bytes());
         let body = self
             .c_out
-            .seal(&out, &plain, rng)
+            .seal(&out, plain, rng)
             .map_err(|_| Error::Crypto(CryptoFailure::Integrity))?;
         out.extend_from_slice(&body);
         Ok(out)
@@ -596,6 +607,33 @@ impl Sa {
             SaState::Established(e) => Some(e),
             _ => None,
         }
+    }
+
+    /// For the fuzzing harness: a request of `exchange` with the next message ID, sealed
+    /// with this SA's real outbound key around `plain` (an encoded inner chain).
+    #[cfg(fuzzing)]
+    pub(crate) fn forge_request<R: RngCore + CryptoRng>(
+        &mut self,
+        rng: &mut R,
+        exchange: ExchangeType,
+        first: PayloadType,
+        plain: &[u8],
+    ) -> Option<Vec<u8>> {
+        let (spi_i, spi_r, initiator) = (self.spi_i, self.spi_r, self.initiator);
+        let SaState::Established(e) = &mut self.state else {
+            return None;
+        };
+        let mid = e.mid_out;
+        e.mid_out = e.mid_out.wrapping_add(1);
+        let h = Header {
+            spi_i,
+            spi_r,
+            minor_version: 0,
+            exchange,
+            flags: Flags::new(initiator, false),
+            message_id: mid,
+        };
+        e.core.seal_raw(&h, first, plain, rng).ok()
     }
 
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
