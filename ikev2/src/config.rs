@@ -148,6 +148,9 @@ pub struct SaPolicy {
     pub retransmit: RetransmitConfig,
     /// NAT-T keepalive interval when we are behind a NAT (RFC 3948 section 4).
     pub nat_keepalive: Duration,
+    /// Largest IKE message we send unfragmented once the peer announced
+    /// IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383); None: never fragment.
+    pub fragment_size: Option<usize>,
 }
 
 impl SaPolicy {
@@ -174,6 +177,7 @@ impl SaPolicy {
             child_rekey: None,
             retransmit: RetransmitConfig::default(),
             nat_keepalive: Duration::from_secs(20),
+            fragment_size: Some(1280),
         }
     }
 
