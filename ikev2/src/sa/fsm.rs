@@ -192,6 +192,9 @@ pub(crate) struct Child {
     pub(crate) ts_remote: Vec<TrafficSelector>,
     pub(crate) created: Instant,
     pub(crate) rekeying: bool,
+    /// Set when the peer rekeyed this SA while our own rekey of it was outstanding: the
+    /// lowest nonce of the peer's exchange and the inbound SPI of the SA it created.
+    peer_rekey: Option<(Vec<u8>, u32)>,
 }
 
 /// The outstanding request and its retransmission schedule (RFC 7296 section 2.1).
@@ -1628,6 +1631,7 @@ impl Sa {
             ts_remote: ts_remote.clone(),
             created: now,
             rekeying: false,
+            peer_rekey: None,
         });
         let nat = self.nat_local || self.nat_remote;
         ctx.out.event(Event::ChildSaInstalled {
@@ -2088,8 +2092,17 @@ impl Sa {
         if mode == Mode::Transport {
             out.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
         }
+        let ours_pending = matches!(
+            &est.pending,
+            Some((_, Pending::Child { rekey_of: Some(o), .. }))
+                if old.and_then(|i| est.children.get(i)).is_some_and(|c| c.spi_in == *o)
+        );
         let old_spi_in = old.and_then(|i| {
             est.children.get_mut(i).map(|c| {
+                if ours_pending {
+                    // RFC 7296 section 2.8.1: a simultaneous rekey; decided when ours ends.
+                    c.peer_rekey = Some((ni.min(&nr[..]).to_vec(), spi_in));
+                }
                 c.rekeying = true;
                 c.spi_in
             })
@@ -2220,6 +2233,20 @@ impl Sa {
                             true,
                         );
                         if let Some(old) = rekey_of {
+                            // RFC 7296 section 2.8.1: after a simultaneous rekey, the SA
+                            // from the exchange with the lowest nonce is redundant and its
+                            // creator deletes it; the old SA goes either way.
+                            let peer = est
+                                .children
+                                .iter()
+                                .find(|c| c.spi_in == old)
+                                .and_then(|c| c.peer_rekey.clone());
+                            if let Some((peer_min, _)) = peer {
+                                let ours_min = ni.as_slice().min(nr.as_slice());
+                                if ours_min < peer_min.as_slice() {
+                                    est.queue.push_back(Req::DeleteChild(spi_in));
+                                }
+                            }
                             est.queue.push_back(Req::DeleteChild(old));
                         }
                     }
