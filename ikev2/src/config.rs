@@ -281,6 +281,9 @@ pub struct EndpointConfig {
     pub queue_limit: usize,
     /// Where keys go for tshark and tests (default: nowhere).
     pub key_log: Arc<dyn KeyLog>,
+    /// Redirect every new IKE_SA_INIT of a peer that supports it to this gateway
+    /// (RFC 5685 section 4.2), instead of serving it.
+    pub redirect_to: Option<core::net::IpAddr>,
 }
 
 impl EndpointConfig {
@@ -296,6 +299,7 @@ impl EndpointConfig {
             half_open_timeout: Duration::from_secs(30),
             queue_limit: 4096,
             key_log: Arc::new(NoKeyLog),
+            redirect_to: None,
         }
     }
 }

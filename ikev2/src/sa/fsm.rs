@@ -240,6 +240,7 @@ pub(crate) enum Req {
 
 /// Initiator: IKE_SA_INIT sent.
 pub(crate) struct InitSent {
+    redirected_from: Option<core::net::IpAddr>,
     ni: Vec<u8>,
     dh: DhSecret,
     ke_pub: Vec<u8>,
@@ -356,6 +357,27 @@ struct Frags {
 
 /// Most bytes of plaintext kept while reassembling one message.
 const MAX_REASSEMBLY: usize = 64 * 1024;
+
+/// RFC 5685 section 4.1: GW Ident Type, GW Ident Len, identity (IPv4 or IPv6 here).
+pub(crate) fn gw_ident(a: core::net::IpAddr) -> Vec<u8> {
+    match a {
+        core::net::IpAddr::V4(v) => [&[1u8, 4][..], &v.octets()].concat(),
+        core::net::IpAddr::V6(v) => [&[2u8, 16][..], &v.octets()].concat(),
+    }
+}
+
+/// The gateway and nonce of a REDIRECT notify (RFC 5685 section 4.1).
+fn parse_redirect(d: &[u8]) -> Option<(core::net::IpAddr, &[u8])> {
+    let (&ty, rest) = d.split_first()?;
+    let (&len, rest) = rest.split_first()?;
+    let (id, nonce) = rest.split_at_checked(usize::from(len))?;
+    let gw = match ty {
+        1 => core::net::IpAddr::from(<[u8; 4]>::try_from(id).ok()?),
+        2 => core::net::IpAddr::from(<[u8; 16]>::try_from(id).ok()?),
+        _ => return None,
+    };
+    Some((gw, nonce))
+}
 
 fn notify(ty: NotifyType, data: Vec<u8>) -> Payload {
     Payload::Notify(Notify::new(ty, data))
@@ -523,6 +545,7 @@ impl Sa {
             reassembled: None,
         };
         let st = InitSent {
+            redirected_from: None,
             ni,
             dh,
             ke_pub,
@@ -567,6 +590,11 @@ impl Sa {
             NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
             Vec::new(),
         ));
+        // RFC 5685 section 4: we follow redirects; say where we were sent from.
+        match st.redirected_from {
+            Some(from) => payloads.push(notify(NotifyType::REDIRECTED_FROM, gw_ident(from))),
+            None => payloads.push(notify(NotifyType::REDIRECT_SUPPORTED, Vec::new())),
+        }
         let msg = Message {
             header: self.header(ExchangeType::IKE_SA_INIT, false, 0),
             payloads,
@@ -975,6 +1003,34 @@ impl Sa {
             return Err(InputError::OutOfWindow);
         }
         let p = &msg.payloads;
+        // RFC 5685 section 4.2: go to the gateway the responder names.
+        if let Some(n) = find_notify(p, NotifyType::REDIRECT) {
+            match parse_redirect(&n.data) {
+                Some((gw, nonce)) if nonce == st.ni && st.restarts < MAX_RESTARTS => {
+                    let from = self.remote.ip();
+                    st.restarts += 1;
+                    st.redirected_from = Some(from);
+                    st.cookie = None;
+                    self.remote = SocketAddr::new(gw, self.remote.port());
+                    self.spi_i = nonzero_u64(ctx.rng);
+                    ctx.out.event(Event::Redirected {
+                        sa: self.handle,
+                        from,
+                        to: gw,
+                    });
+                    self.send_init(now, ctx, *st)
+                        .map_err(InputError::Exchange)?;
+                }
+                _ => self.close(
+                    ctx,
+                    Event::IkeSaFailed {
+                        sa: self.handle,
+                        reason: Error::Protocol("bad REDIRECT"),
+                    },
+                ),
+            }
+            return Ok(());
+        }
         // RFC 7296 section 2.6: retry with the cookie.
         if let Some(c) = find_notify(p, NotifyType::COOKIE) {
             if st.restarts >= MAX_RESTARTS || c.data.is_empty() || c.data.len() > 64 {
