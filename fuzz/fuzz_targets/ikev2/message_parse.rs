@@ -9,11 +9,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(m) = Message::parse(data) {
         let _ = m.to_string();
     }
-    if let Some((first, rest)) = data.split_first() {
-        if let Ok(chain) = parse_chain(PayloadType(*first), rest) {
-            for p in &chain {
-                let _ = p.summary();
-            }
+    if let Some((first, rest)) = data.split_first()
+        && let Ok(chain) = parse_chain(PayloadType(*first), rest)
+    {
+        for p in &chain {
+            let _ = p.summary();
         }
     }
     let _ = ikev2::wire::classify_4500(data);

@@ -12,16 +12,19 @@ fuzz_target!(|data: &[u8]| {
         let bytes = m.emit().expect("a parsed message emits");
         let again = Message::parse(&bytes).expect("emitted bytes parse");
         assert_eq!(again, m);
-        assert_eq!(again.emit().expect("emit"), bytes, "canonical form is stable");
+        assert_eq!(
+            again.emit().expect("emit"),
+            bytes,
+            "canonical form is stable"
+        );
     }
     let mut u = Unstructured::new(data);
-    if let Ok(m) = Message::arbitrary(&mut u) {
-        if let Ok(bytes) = m.emit() {
-            // Some arbitrary Reprs are not representable (an unknown payload flagged
-            // critical, counts the wire cannot carry); those must fail to parse, not panic.
-            if let Ok(back) = Message::parse(&bytes) {
-                assert_eq!(back.emit().expect("emit"), bytes);
-            }
-        }
+    if let Ok(m) = Message::arbitrary(&mut u)
+        && let Ok(bytes) = m.emit()
+        // Some arbitrary Reprs are not representable (an unknown payload flagged critical,
+        // counts the wire cannot carry); those must fail to parse, not panic.
+        && let Ok(back) = Message::parse(&bytes)
+    {
+        assert_eq!(back.emit().expect("emit"), bytes);
     }
 });

@@ -14,10 +14,19 @@ use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 enum Input {
-    Datagram { from: u8, nat_port: bool, bytes: Vec<u8> },
+    Datagram {
+        from: u8,
+        nat_port: bool,
+        bytes: Vec<u8>,
+    },
     /// Replay a datagram the honest initiator sent, possibly with one byte flipped.
-    Replay { index: u8, flip: Option<(u16, u8)> },
-    Tick { millis: u16 },
+    Replay {
+        index: u8,
+        flip: Option<(u16, u8)>,
+    },
+    Tick {
+        millis: u16,
+    },
 }
 
 fuzz_target!(|inputs: Vec<Input>| {
@@ -37,7 +46,11 @@ fuzz_target!(|inputs: Vec<Input>| {
     let established = hub.handles().len();
     for input in inputs.into_iter().take(256) {
         match input {
-            Input::Datagram { from, nat_port, bytes } => {
+            Input::Datagram {
+                from,
+                nat_port,
+                bytes,
+            } => {
                 let port = if nat_port { 4500 } else { 500 };
                 let src = SocketAddr::from(([192, 0, 2, from % 8], 500 + u16::from(from)));
                 let local = SocketAddr::new(HUB.ip(), port);
