@@ -12,6 +12,7 @@ fn both_sides_agree_in_every_group() {
         let (a, a_pub) = DhSecret::generate(group, &mut rng);
         let (b, b_pub) = DhSecret::generate(group, &mut rng);
         assert_eq!(a.group(), group);
+        assert_eq!(a.public(), a_pub);
         assert_eq!(a_pub.len(), group.public_len());
         assert_ne!(a_pub, b_pub);
         let (ka, kb) = (a.shared(&b_pub).unwrap(), b.shared(&a_pub).unwrap());
@@ -157,4 +158,27 @@ fn transform_ids_and_debug() {
     let (s, _) = DhSecret::from_private_bytes(DhGroup::Curve25519, &[0x42; 32]).unwrap();
     let d = format!("{s:?}");
     assert!(d.contains("redacted") && !d.contains("42") && !d.contains("66"));
+}
+
+#[test]
+fn random_peer_values_never_panic() {
+    use rand_chacha::rand_core::RngCore;
+    let mut rng = ChaCha20Rng::seed_from_u64(15);
+    for group in DhGroup::ALL {
+        let rounds = if group.modp_exponent_bits().is_some() {
+            5
+        } else {
+            200
+        };
+        for _ in 0..rounds {
+            let mut peer = vec![0; group.public_len()];
+            rng.fill_bytes(&mut peer);
+            let (s, _) = DhSecret::generate(group, &mut rng);
+            // Random bytes may or may not be a valid value; either way no panic,
+            // and a success has the group's shared-secret length.
+            if let Ok(k) = s.shared(&peer) {
+                assert_eq!(k.len(), group.shared_len());
+            }
+        }
+    }
 }

@@ -237,3 +237,17 @@ fn debug_does_not_print_keys() {
         }
     }
 }
+
+#[test]
+fn random_bodies_never_open_and_never_panic() {
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    for (encr, integ) in SUITES {
+        let (c, ..) = cipher(encr, integ, &mut rng);
+        for _ in 0..2000 {
+            let len = (rng.next_u32() % 200) as usize;
+            let mut body = vec![0; len];
+            rng.fill_bytes(&mut body);
+            assert!(c.open(b"hdr", &body).is_err(), "{encr:?} {len}");
+        }
+    }
+}

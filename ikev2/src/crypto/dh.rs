@@ -112,6 +112,8 @@ impl DhGroup {
 pub struct DhSecret {
     group: DhGroup,
     inner: Inner,
+    /// The public value, computed once (a MODP exponentiation costs milliseconds).
+    public: Vec<u8>,
 }
 
 enum Inner {
@@ -152,8 +154,12 @@ impl DhSecret {
                 Inner::X25519(x25519_dalek::StaticSecret::random_from_rng(&mut *rng))
             }
         };
-        let secret = Self { group, inner };
-        let public = secret.public();
+        let public = compute_public(group, &inner);
+        let secret = Self {
+            group,
+            inner,
+            public: public.clone(),
+        };
         (secret, public)
     }
 
@@ -189,8 +195,12 @@ impl DhSecret {
                 Inner::X25519(x25519_dalek::StaticSecret::from(*bytes))
             }
         };
-        let secret = Self { group, inner };
-        let public = secret.public();
+        let public = compute_public(group, &inner);
+        let secret = Self {
+            group,
+            inner,
+            public: public.clone(),
+        };
         Ok((secret, public))
     }
 
@@ -199,21 +209,10 @@ impl DhSecret {
         self.group
     }
 
-    /// The public value for the KE payload.
+    /// The public value for the KE payload (the same bytes
+    /// [`generate`](Self::generate) returned; cached, so this is cheap).
     pub fn public(&self) -> Vec<u8> {
-        match &self.inner {
-            Inner::Modp(x) => {
-                let p = modp_prime(self.group);
-                let y = BigUint::from(2u32).modpow(&BigUint::from_bytes_be(x), p);
-                left_pad(&y.to_bytes_be(), self.group.public_len()).to_vec()
-            }
-            Inner::Ecp256(d) => {
-                let point = d.public_key().to_encoded_point(false);
-                // Uncompressed SEC1 is 0x04 | x | y; the KE payload carries x | y.
-                point.as_bytes().get(1..).unwrap_or_default().to_vec()
-            }
-            Inner::X25519(s) => x25519_dalek::PublicKey::from(s).to_bytes().to_vec(),
-        }
+        self.public.clone()
     }
 
     /// Computes the shared secret `g^ir` from the peer's KE data, after
@@ -263,6 +262,22 @@ impl DhSecret {
 impl std::fmt::Debug for DhSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "DhSecret({:?}, redacted)", self.group)
+    }
+}
+
+fn compute_public(group: DhGroup, inner: &Inner) -> Vec<u8> {
+    match inner {
+        Inner::Modp(x) => {
+            let p = modp_prime(group);
+            let y = BigUint::from(2u32).modpow(&BigUint::from_bytes_be(x), p);
+            left_pad(&y.to_bytes_be(), group.public_len()).to_vec()
+        }
+        Inner::Ecp256(d) => {
+            let point = d.public_key().to_encoded_point(false);
+            // Uncompressed SEC1 is 0x04 | x | y; the KE payload carries x | y.
+            point.as_bytes().get(1..).unwrap_or_default().to_vec()
+        }
+        Inner::X25519(s) => x25519_dalek::PublicKey::from(s).to_bytes().to_vec(),
     }
 }
 

@@ -310,6 +310,17 @@ impl ChildKeys {
         Self::split(&km, e, a)
     }
 
+    /// The (encryption, integrity) keys of the ESP SA carrying traffic in
+    /// `dir`, where "initiator" is the initiator of the exchange that created
+    /// the Child SA. That initiator seals with `keys(InitiatorToResponder)` and
+    /// opens with `keys(ResponderToInitiator)`; the responder the other way round.
+    pub fn keys(&self, dir: Direction) -> (&KeyMaterial, &KeyMaterial) {
+        match dir {
+            Direction::InitiatorToResponder => (&self.encr_i, &self.integ_i),
+            Direction::ResponderToInitiator => (&self.encr_r, &self.integ_r),
+        }
+    }
+
     /// Splits `keymat` into `encr_i | integ_i | encr_r | integ_r`.
     ///
     /// # Errors
@@ -377,6 +388,10 @@ mod tests {
         assert_eq!(k.encr_r.as_bytes(), &km[36..56]);
         assert_eq!(k.integ_r.as_bytes(), &km[56..72]);
         assert!(ChildKeys::split(&km[..71], 20, 16).is_err());
+        let (e, a) = k.keys(Direction::ResponderToInitiator);
+        assert_eq!((e.as_bytes(), a.as_bytes()), (&km[36..56], &km[56..72]));
+        let (e, a) = k.keys(Direction::InitiatorToResponder);
+        assert_eq!((e.as_bytes(), a.as_bytes()), (&km[0..20], &km[20..36]));
     }
 
     #[test]
