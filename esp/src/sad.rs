@@ -10,6 +10,7 @@
 //! queue holds at most two events per SA ever installed (one "rekey needed", one "expired").
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Range;
 
 use bytes::BytesMut;
 
@@ -184,6 +185,47 @@ impl Sad {
             .get_mut(&spi)
             .ok_or(OpenError::UnknownSpi(spi))?;
         let r = sa.open(buf);
+        while let Some(e) = sa.poll_event() {
+            self.events.push_back(e);
+        }
+        r
+    }
+
+    /// Seals with the outbound SA `spi` without moving the payload; see
+    /// [`OutboundSa::seal_with_headroom`].
+    ///
+    /// # Errors
+    /// [`SealError::UnknownSpi`], or the SA's own error.
+    pub fn seal_with_headroom(
+        &mut self,
+        spi: u32,
+        buf: &mut [u8],
+        payload_len: usize,
+        next_header: u8,
+    ) -> Result<Sealed, SealError> {
+        let sa = self
+            .outbound
+            .get_mut(&spi)
+            .ok_or(SealError::UnknownSpi(spi))?;
+        let r = sa.seal_with_headroom(buf, payload_len, next_header);
+        while let Some(e) = sa.poll_event() {
+            self.events.push_back(e);
+        }
+        r
+    }
+
+    /// Opens a packet in a plain slice with the inbound SA its SPI names; see
+    /// [`InboundSa::open_in_place`].
+    ///
+    /// # Errors
+    /// As [`Sad::open`].
+    pub fn open_in_place(&mut self, buf: &mut [u8]) -> Result<(Opened, Range<usize>), OpenError> {
+        let spi = wire::spi_of(buf)?;
+        let sa = self
+            .inbound
+            .get_mut(&spi)
+            .ok_or(OpenError::UnknownSpi(spi))?;
+        let r = sa.open_in_place(buf);
         while let Some(e) = sa.poll_event() {
             self.events.push_back(e);
         }

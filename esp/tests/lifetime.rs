@@ -201,6 +201,19 @@ fn sad_demultiplexes_by_spi() {
     assert_eq!(sad.seal(0x40, &mut b, 4), Err(SealError::UnknownSpi(0x40)));
     assert!(sad.remove_inbound(0x10).is_some());
     assert!(sad.remove_inbound(0x10).is_none());
+    // The slice variants demultiplex the same way.
+    let mut sad_out = Sad::new();
+    let (tx, _) = common::pair(0x30, &[0x30; 36], |p| p.with_initial_seq(5));
+    sad_out.insert_outbound(tx).unwrap();
+    let mut frame = [0u8; 64];
+    frame[16..19].copy_from_slice(b"abc");
+    let sealed = sad_out.seal_with_headroom(0x30, &mut frame, 3, 47).unwrap();
+    let (o, range) = sad.open_in_place(&mut frame[..sealed.len]).unwrap();
+    assert_eq!((o.spi, &frame[range]), (0x30, &b"abc"[..]));
+    assert_eq!(
+        sad_out.seal_with_headroom(0x31, &mut frame, 3, 47),
+        Err(SealError::UnknownSpi(0x31))
+    );
     let mut short = BytesMut::from(&[1u8; 10][..]);
     assert!(matches!(sad.open(&mut short), Err(OpenError::Wire(_))));
 }

@@ -124,14 +124,43 @@ pub struct LabReport {
     pub flows: BTreeMap<String, FlowStats>,
     /// Underlay ping results: (from, to, answered).
     pub underlay_pings: Vec<(String, Ipv4Addr, bool)>,
+    /// Each spoke's client block after phase 1.
+    pub phase1: Vec<SpokeFact>,
+    /// Pings from each spoke to the hubs' overlay address through the tunnel after phase 1.
+    pub overlay_pings: Vec<(String, Ipv4Addr, bool)>,
+    /// When hub 1 died (virtual time).
+    pub kill_at: Option<Duration>,
+    /// Each spoke after phase 3, with the time from hub 1's death to its FLEXVPN_CONNECTION_UP.
+    pub failover: Vec<(String, SpokeFact, Option<Duration>)>,
+    /// Pings to the hubs' overlay address after the failover.
+    pub overlay_pings_after: Vec<(String, Ipv4Addr, bool)>,
+    /// Each spoke after phase 4.
+    pub phase4: Vec<SpokeFact>,
     /// Whether hub 1 reached hub 2's Tunnel0 address through the GRE tunnel.
     pub gre_ping: bool,
+    /// BGP routes in each node's FIB after phase 1: (prefix, discard).
+    pub bgp_routes: BTreeMap<String, Vec<(crate::prefix::Prefix, bool)>>,
+    /// Established BGP neighbors of each node after phase 1: (address, dynamic).
+    pub bgp_peers: BTreeMap<String, Vec<(Ipv4Addr, bool)>>,
+    /// Packets hub 1 and hub 2 sent out of virtual-access interfaces during phase 2.
+    pub hub_forwarded: (u64, u64),
     /// Connect requests each spoke's client block made: (time, node, peer).
     pub connects: Vec<(Duration, String, Ipv4Addr)>,
     /// What the phases needed that is not composed yet.
     pub missing: Vec<String>,
     /// The last phase run.
     pub last_phase: Option<Phase>,
+}
+
+/// A spoke's client block at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpokeFact {
+    /// The block's state (`ACTIVE`, ...).
+    pub state: String,
+    /// The active peer.
+    pub peer: Option<Ipv4Addr>,
+    /// The assigned tunnel address.
+    pub assigned: Option<Ipv4Addr>,
 }
 
 /// Statistics of one traffic flow.
@@ -217,6 +246,11 @@ impl Host {
             stop,
             seq: 0,
         });
+    }
+
+    /// The ids of the flows this host sends.
+    pub fn flow_ids(&self) -> Vec<u16> {
+        self.flows.iter().map(|f| f.id).collect()
     }
 
     /// Probes sent on flow `id`.
@@ -399,6 +433,10 @@ pub struct Lab {
     configs: BTreeMap<String, Config>,
     /// (time, order of insertion, text): sorted by time when printed.
     timeline: Vec<(Duration, usize, String)>,
+    /// Logs of nodes that were powered off and replaced.
+    dead_logs: Vec<(Duration, String, String)>,
+    /// Probe arrivals at nodes that were replaced: (flow, time).
+    dead_arrivals: Vec<(u16, Duration)>,
     quiet: bool,
 }
 
@@ -440,7 +478,11 @@ impl Lab {
         let mut hosts = BTreeMap::new();
         let mut next_segment = 2;
         for (name, cfg) in &configs {
-            let node = Node::new(cfg, epoch).map_err(|source| LabError::Node {
+            let seed = opts
+                .seed
+                .wrapping_mul(1000)
+                .wrapping_add(routers.len() as u64);
+            let node = Node::with_seed(cfg, epoch, seed).map_err(|source| LabError::Node {
                 file: format!("{name}.cfg"),
                 source,
             })?;
@@ -513,6 +555,8 @@ impl Lab {
             hosts,
             configs,
             timeline: Vec::new(),
+            dead_logs: Vec::new(),
+            dead_arrivals: Vec::new(),
             quiet: opts.quiet,
         })
     }
@@ -558,6 +602,22 @@ impl Lab {
         self.sim.node_mut(id).host_mut()
     }
 
+    /// The client block facts of a spoke.
+    fn spoke_fact(&self, name: &str) -> SpokeFact {
+        let c = self.router(name).and_then(Node::flex_client);
+        SpokeFact {
+            state: c.map_or_else(|| "-".to_owned(), |c| c.state().to_string()),
+            peer: c.and_then(flexclient::Client::active_peer),
+            assigned: c.and_then(flexclient::Client::assigned_address),
+        }
+    }
+
+    fn kick_host(&mut self, name: &str) {
+        if let Some(id) = self.hosts.get(name).copied() {
+            self.sim.kick(id);
+        }
+    }
+
     /// Ping `dst` from the router `from` and wait `wait` for the reply.
     fn ping_from_router(&mut self, from: &str, dst: Ipv4Addr, seq: u16, wait: Duration) -> bool {
         let Some(id) = self.routers.get(from).copied() else {
@@ -580,6 +640,9 @@ impl Lab {
 pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
     let mut lab = Lab::build(epoch, opts)?;
     let mut report = LabReport::default();
+    let hub1 = Ipv4Addr::new(172, 25, 1, 1);
+    let hub2 = Ipv4Addr::new(172, 25, 2, 1);
+    let hub_overlay = Ipv4Addr::new(10, 1, 1, 1);
 
     // ---- phase 1: the spokes come up --------------------------------------------------
     lab.say("phase 1: spokes 1 and 2 connect to hub 1 (172.25.1.1), spoke 3 to hub 2 (172.25.2.1)");
@@ -587,20 +650,18 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
         lab.sim.kick(*r);
     }
     lab.sim.run_until(Duration::from_secs(1));
-    // The underlay: every spoke reaches both hubs' public addresses.
     let mut seq = 0;
-    for spoke in ["spoke1", "spoke2", "spoke3"] {
-        for hub in [Ipv4Addr::new(172, 25, 1, 1), Ipv4Addr::new(172, 25, 2, 1)] {
+    for spoke in SPOKES {
+        for hub in [hub1, hub2] {
             seq += 1;
             let ok = lab.ping_from_router(spoke, hub, seq, Duration::from_millis(100));
             lab.say(&format!(
                 "{spoke}: ping {hub} over the underlay: {}",
-                if ok { "!" } else { "." }
+                bang(ok)
             ));
             report.underlay_pings.push((spoke.to_owned(), hub, ok));
         }
     }
-    // The hubs' GRE tunnel (no IPsec) for NHRP: a ping across it.
     let ok = lab.ping_from_router(
         "hub1",
         Ipv4Addr::new(10, 255, 0, 2),
@@ -609,32 +670,38 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
     );
     lab.say(&format!(
         "hub1: ping 10.255.0.2 through Tunnel0 (GRE to hub 2): {}",
-        if ok { "!" } else { "." }
+        bang(ok)
     ));
     report.gre_ping = ok;
-    lab.sim.run_until(Duration::from_secs(60));
-    let mut pending_ike = false;
+    lab.sim.run_until(Duration::from_secs(10));
+    for spoke in SPOKES {
+        let fact = lab.spoke_fact(spoke);
+        lab.say(&format!(
+            "{spoke}: client block {}, peer {}, assigned {}",
+            fact.state,
+            fact.peer.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            fact.assigned
+                .map_or_else(|| "-".to_owned(), |p| p.to_string())
+        ));
+        report.phase1.push(fact);
+    }
+    for spoke in SPOKES {
+        seq += 1;
+        let ok = lab.ping_from_router(spoke, hub_overlay, seq, Duration::from_millis(200));
+        lab.say(&format!(
+            "{spoke}: ping {hub_overlay} through Tunnel1 (GRE over ESP transport over UDP 4500): {}",
+            bang(ok)
+        ));
+        report
+            .overlay_pings
+            .push((spoke.to_owned(), hub_overlay, ok));
+    }
     for name in ["spoke1", "spoke2", "spoke3"] {
         if let Some(n) = lab.router(name) {
             for (at, peer) in n.ike_requests() {
                 report.connects.push((*at, name.to_owned(), *peer));
             }
-            pending_ike |= !n.ike_requests().is_empty();
         }
-    }
-    let connects = report.connects.clone();
-    for (at, node, peer) in &connects {
-        lab.say_at(
-            *at,
-            format!("{node}: client block Flex_Client asks for IKEv2 to {peer}"),
-        );
-    }
-    if pending_ike {
-        let m =
-            "phase 1: the IKEv2 endpoint (ikev2 crate) is not composed yet: no session comes up"
-                .to_owned();
-        lab.say(&format!("not composed yet: {m}"));
-        report.missing.push(m);
     }
     if let Some(show) = lab
         .router("spoke2")
@@ -642,25 +709,81 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
     {
         lab.block("Spoke2# show crypto ikev2 client flexvpn", &show);
     }
+    if let Some(show) = lab.router("spoke2").map(Node::show_crypto_ikev2_sa) {
+        lab.block("Spoke2# show crypto ikev2 sa", &show);
+    }
+    if let Some(show) = lab.router("spoke2").map(Node::show_ip_route) {
+        lab.block("Spoke2# show ip route", &show);
+    }
+    for name in ["hub1", "hub2", "spoke1", "spoke2", "spoke3"] {
+        let Some(n) = lab.router(name) else { continue };
+        let routes = n.bgp_routes();
+        let peers = n.bgp_established();
+        let text = routes
+            .iter()
+            .map(|(p, discard)| {
+                if *discard {
+                    format!("{p} (Null0)")
+                } else {
+                    p.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let line = format!(
+            "{name}: {} BGP sessions established; BGP routes: {text}",
+            peers.len()
+        );
+        lab.say(&line);
+        report.bgp_routes.insert(name.to_owned(), routes);
+        report.bgp_peers.insert(name.to_owned(), peers);
+    }
+    if let Some(show) = lab.router("spoke2").map(Node::show_ip_bgp) {
+        lab.block("Spoke2# show ip bgp", &show);
+    }
+    if let Some(show) = lab.router("hub1").map(Node::show_ip_bgp_summary) {
+        lab.block("Hub1# show ip bgp summary", &show);
+    }
+    if let Some(show) = lab.router("hub1").map(Node::show_ip_route) {
+        lab.block("Hub1# show ip route", &show);
+    }
     report.last_phase = Some(Phase::Up);
 
     // ---- phase 2: spoke-to-spoke traffic, redirect, shortcut ---------------------------
     if opts.until >= Phase::Shortcut {
         lab.say("phase 2: traffic between the spokes' LANs (spoke1 <-> spoke2, spoke1 <-> spoke3)");
         let now = lab.sim.now();
-        let stop = now + Duration::from_secs(20);
-        let dsts = [
-            ("spoke1-lan", 1u16, Ipv4Addr::new(192, 168, 12, 10)),
-            ("spoke1-lan", 2, Ipv4Addr::new(192, 168, 13, 10)),
-        ];
-        for (h, id, dst) in dsts {
-            if let Some(host) = lab.host_mut(h) {
+        let stop = now + Duration::from_secs(5);
+        for (id, dst) in [
+            (1u16, Ipv4Addr::new(192, 168, 12, 10)),
+            (2, Ipv4Addr::new(192, 168, 13, 10)),
+        ] {
+            if let Some(host) = lab.host_mut("spoke1-lan") {
                 host.start_flow(id, dst, Duration::from_millis(100), now, stop);
             }
         }
-        lab.sim.run_for(Duration::from_secs(21));
-        let m = "phase 2: ESP SAs (esp crate), the BGP speaker (bgp-lite) and NHRP (nhrp) are not composed yet: \
-                 spoke LANs have no route to each other"
+        lab.kick_host("spoke1-lan");
+        lab.sim.run_for(Duration::from_secs(6));
+        let via_hubs = |lab: &Lab, hub: &str| {
+            lab.router(hub).map_or(0, |n| {
+                n.tunnels()
+                    .values()
+                    .filter(|t| t.name.starts_with("Virtual-Access"))
+                    .map(|t| t.counters.out_packets)
+                    .sum::<u64>()
+            })
+        };
+        report.hub_forwarded = (via_hubs(&lab, "hub1"), via_hubs(&lab, "hub2"));
+        lab.say(&format!(
+            "spoke LAN traffic went through the hubs: hub1 sent {} and hub2 {} packets out of their \
+             virtual-access interfaces",
+            report.hub_forwarded.0, report.hub_forwarded.1
+        ));
+        if let Some(show) = lab.router("spoke1").map(Node::show_crypto_ipsec_sa) {
+            lab.block("Spoke1# show crypto ipsec sa", &show);
+        }
+        let m = "phase 2: NHRP (redirect, resolution, shortcut) is not composed yet: spoke-to-spoke traffic \
+                 stays on the hub path, no direct spoke-to-spoke tunnel is built"
             .to_owned();
         lab.say(&format!("not composed yet: {m}"));
         report.missing.push(m);
@@ -669,35 +792,116 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
 
     // ---- phase 3: hub 1 dies --------------------------------------------------------------
     if opts.until >= Phase::Failover {
-        lab.say("phase 3: hub 1 dies");
+        // Traffic from every spoke LAN to the hubs' shared overlay address 10.1.1.1: on-demand
+        // DPD probes only when traffic goes out and nothing comes back.
+        let start = lab.sim.now();
+        let stop = start + Duration::from_secs(150);
+        for (i, spoke) in SPOKES.iter().enumerate() {
+            let h = format!("{spoke}-lan");
+            if let Some(host) = lab.host_mut(&h) {
+                host.start_flow(
+                    10 + i as u16,
+                    hub_overlay,
+                    Duration::from_millis(100),
+                    start,
+                    stop,
+                );
+            }
+            lab.kick_host(&h);
+        }
+        lab.sim.run_for(Duration::from_secs(5));
+        let kill_at = lab.sim.elapsed();
+        lab.say("phase 3: hub 1 dies (powered off); spokes keep sending to 10.1.1.1 every 100 ms");
         if let Some(id) = lab.routers.get("hub1").copied() {
             lab.sim.set_node_up(id, false);
         }
         lab.sim.run_for(Duration::from_secs(120));
-        let m = "phase 3: failover needs IKEv2 sessions and DPD (ikev2 crate) first".to_owned();
-        lab.say(&format!("not composed yet: {m}"));
-        report.missing.push(m);
+        for spoke in SPOKES {
+            let fact = lab.spoke_fact(spoke);
+            let up_lines: Vec<Duration> = lab
+                .router(spoke)
+                .map(|n| {
+                    n.log()
+                        .iter()
+                        .filter(|l| {
+                            l.at > kill_at && l.text.starts_with("%FLEXVPN-6-FLEXVPN_CONNECTION_UP")
+                        })
+                        .map(|l| l.at)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let outage = up_lines.first().map(|t| *t - kill_at);
+            lab.say(&format!(
+                "{spoke}: now {} on {} with {}; failover {}",
+                fact.state,
+                fact.peer.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+                fact.assigned
+                    .map_or_else(|| "-".to_owned(), |p| p.to_string()),
+                outage.map_or_else(
+                    || "none".to_owned(),
+                    |d| format!("{:.3} s after hub 1 died", d.as_secs_f64())
+                )
+            ));
+            report.failover.push((spoke.to_owned(), fact, outage));
+        }
+        report.kill_at = Some(kill_at);
+        for spoke in SPOKES {
+            seq += 1;
+            let ok = lab.ping_from_router(spoke, hub_overlay, seq, Duration::from_millis(200));
+            lab.say(&format!(
+                "{spoke}: ping {hub_overlay} through Tunnel1 after failover: {}",
+                bang(ok)
+            ));
+            report
+                .overlay_pings_after
+                .push((spoke.to_owned(), hub_overlay, ok));
+        }
         report.last_phase = Some(Phase::Failover);
     }
 
     // ---- phase 4: hub 1 returns -------------------------------------------------------------
     if opts.until >= Phase::Return {
-        lab.say("phase 4: hub 1 returns");
+        lab.say("phase 4: hub 1 returns (rebooted, empty state)");
         if let Some(id) = lab.routers.get("hub1").copied() {
+            // Keep what the old hub 1 logged and received before it is replaced.
+            if let Some(n) = lab.sim.node(id).router() {
+                lab.dead_logs.extend(
+                    n.log()
+                        .iter()
+                        .map(|l| (l.at, l.node.clone(), l.text.clone())),
+                );
+                for d in n.delivered() {
+                    if let Some(f) = probe_flow(&d.packet) {
+                        lab.dead_arrivals.push((f, d.at));
+                    }
+                }
+            }
             if let Some(cfg) = lab.configs.get("hub1").cloned()
-                && let Ok(fresh) = Node::new(&cfg, lab.sim.epoch())
+                && let Ok(fresh) =
+                    Node::with_seed(&cfg, lab.sim.epoch(), opts.seed.wrapping_mul(1000) + 999)
             {
                 lab.sim.replace_node(id, LabNode::Router(Box::new(fresh)));
             }
             lab.sim.set_node_up(id, true);
             lab.sim.kick(id);
         }
-        lab.sim.run_for(Duration::from_secs(60));
+        lab.sim.run_for(Duration::from_secs(120));
+        for spoke in SPOKES {
+            let fact = lab.spoke_fact(spoke);
+            lab.say(&format!(
+                "{spoke}: {} on {} with {}",
+                fact.state,
+                fact.peer.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+                fact.assigned
+                    .map_or_else(|| "-".to_owned(), |p| p.to_string())
+            ));
+            report.phase4.push(fact);
+        }
         report.last_phase = Some(Phase::Return);
     }
 
     // ---- collect ---------------------------------------------------------------------------
-    let mut log: Vec<(Duration, String, String)> = Vec::new();
+    let mut log: Vec<(Duration, String, String)> = lab.dead_logs.clone();
     for id in lab.routers.values() {
         if let Some(n) = lab.sim.node(*id).router() {
             log.extend(
@@ -707,28 +911,58 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
             );
         }
     }
-    log.sort();
+    // By time only: lines of one node at one instant keep the order the node logged them.
+    log.sort_by_key(|(at, _, _)| *at);
     report.log = log;
-    for (hname, id) in &lab.hosts {
-        if let Some(h) = lab.sim.node(*id).host() {
-            for fid in 1..=2u16 {
-                let sent = h.sent(fid);
-                if sent == 0 {
-                    continue;
-                }
-                let mut st = FlowStats {
-                    sent,
-                    ..FlowStats::default()
-                };
-                for other in lab.hosts.values() {
-                    if let Some(o) = lab.sim.node(*other).host() {
-                        st.received +=
-                            o.received.iter().filter(|(f, _, _)| *f == fid).count() as u64;
-                    }
-                }
-                report.flows.insert(format!("{hname}#{fid}"), st);
+    let mut arrivals: BTreeMap<u16, Vec<Duration>> = BTreeMap::new();
+    for (f, at) in &lab.dead_arrivals {
+        arrivals.entry(*f).or_default().push(*at);
+    }
+    for other in lab.hosts.values() {
+        if let Some(o) = lab.sim.node(*other).host() {
+            for (f, _, at) in &o.received {
+                arrivals.entry(*f).or_default().push(*at);
             }
         }
+    }
+    for id in lab.routers.values() {
+        if let Some(n) = lab.sim.node(*id).router() {
+            for d in n.delivered() {
+                if let Some(f) = probe_flow(&d.packet) {
+                    arrivals.entry(f).or_default().push(d.at);
+                }
+            }
+        }
+    }
+    for (hname, id) in &lab.hosts {
+        if let Some(h) = lab.sim.node(*id).host() {
+            for fid in h.flow_ids() {
+                let mut got = arrivals.get(&fid).cloned().unwrap_or_default();
+                got.sort();
+                let max_gap = got
+                    .windows(2)
+                    .map(|w| w[1] - w[0])
+                    .max()
+                    .unwrap_or_default();
+                report.flows.insert(
+                    format!("{hname}#{fid}"),
+                    FlowStats {
+                        sent: h.sent(fid),
+                        received: got.len() as u64,
+                        max_gap,
+                    },
+                );
+            }
+        }
+    }
+    if let Some(path) = &opts.pcap {
+        let mut keys = crate::pcap::WiresharkKeys::default();
+        for id in lab.routers.values() {
+            if let Some(n) = lab.sim.node(*id).router() {
+                keys.esp.extend(n.keys.esp.iter().cloned());
+            }
+        }
+        let _ = std::fs::write(path.with_extension("esp_sa"), keys.esp_file());
     }
     let _ = lab.sim.finish_pcap();
 
@@ -748,6 +982,23 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
     out.push_str(&summary(&lab, &report));
     report.output = out;
     Ok(report)
+}
+
+const SPOKES: [&str; 3] = ["spoke1", "spoke2", "spoke3"];
+
+fn bang(ok: bool) -> &'static str {
+    if ok { "!" } else { "." }
+}
+
+/// The flow id of a lab probe packet (UDP to [`PROBE_PORT`]).
+fn probe_flow(packet: &[u8]) -> Option<u16> {
+    let h = Ipv4Header::parse(packet).ok()?;
+    if h.protocol != proto::UDP {
+        return None;
+    }
+    let u = ipv4::parse_udp(packet.get(h.header_len..h.total_len)?).ok()?;
+    (u.dport == PROBE_PORT && u.payload.len() >= 2)
+        .then(|| u16::from_be_bytes([u.payload[0], u.payload[1]]))
 }
 
 fn summary(lab: &Lab, report: &LabReport) -> String {
@@ -783,10 +1034,11 @@ fn summary(lab: &Lab, report: &LabReport) -> String {
     for (name, f) in &report.flows {
         let _ = writeln!(
             s,
-            "flow {name}: sent {} received {} lost {}",
+            "flow {name}: sent {} received {} lost {} longest gap {:.1} s",
             f.sent,
             f.received,
-            f.sent.saturating_sub(f.received)
+            f.sent.saturating_sub(f.received),
+            f.max_gap.as_secs_f64()
         );
     }
     let st = lab.sim.stats();
@@ -795,6 +1047,13 @@ fn summary(lab: &Lab, report: &LabReport) -> String {
         "underlay: {} packets sent, {} delivered, {} lost, {} cut, {} unroutable",
         st.sent, st.delivered, st.lost, st.cut, st.unroutable
     );
+    if st.stalls > 0 {
+        let _ = writeln!(
+            s,
+            "simulator: {} stalls (an engine kept asking for a timer in the past)",
+            st.stalls
+        );
+    }
     for m in &report.missing {
         let _ = writeln!(s, "not composed yet: {m}");
     }

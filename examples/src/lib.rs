@@ -5,6 +5,8 @@
 //! - [`sim`]: the deterministic simulator (virtual clock, links with delay/loss/cuts, pcap tap);
 //! - [`pcap`]: the pcap writer and the Wireshark key-file hook;
 //! - [`ipv4`], [`gre`]: packet helpers (checksums, TTL, MSS clamping, ICMP) and the GRE codec;
+//! - [`node`]: one router composed of the engines; [`tcp`]: its smoltcp TCP/IP endpoint;
+//! - [`lab`]: the scenario lab (topology, phases, timeline, summary);
 //! - [`fib`]: the user-space forwarding table with longest-prefix match;
 //! - [`prefix`]: IPv4 prefixes and masks.
 #![cfg_attr(
@@ -21,3 +23,4 @@ pub mod node;
 pub mod pcap;
 pub mod prefix;
 pub mod sim;
+pub mod tcp;

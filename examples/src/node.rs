@@ -17,11 +17,15 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+
 use crate::config::{
-    Config, InterfaceAddress, InterfaceKind, PeerTarget, RouteTarget, TunnelDestination,
+    Config, DpdMode, InterfaceAddress, InterfaceKind, PeerTarget, RouteTarget, TunnelDestination,
     TunnelSource,
 };
 use crate::fib::{Fib, Route, Source, Target};
@@ -29,9 +33,12 @@ use crate::gre::{Gre, PROTO_IPV4};
 use crate::ipv4::{self, Ipv4Header, proto};
 use crate::prefix::Prefix;
 use crate::sim::{SimNode, Transmit};
+use crate::tcp::{ConnId, ConnState, TcpError, TcpStack};
 
 /// Default IP MTU of a tunnel interface without `ip mtu` (IOS: 1476 for GRE over 1500).
 const DEFAULT_TUNNEL_MTU: u16 = 1476;
+/// Spare TCP sockets listening on port 179.
+const BGP_LISTENERS: usize = 4;
 /// TTL of packets the router originates.
 const TTL: u8 = 255;
 
@@ -115,6 +122,8 @@ pub enum TunnelKind {
     StaticGre,
     /// The FlexVPN client tunnel (`tunnel destination dynamic`): destination from the client block.
     FlexClient,
+    /// A virtual-access interface cloned from a virtual template for one IKEv2 session.
+    VirtualAccess,
 }
 
 /// A tunnel interface's state.
@@ -142,6 +151,36 @@ pub struct Tunnel {
     pub protected: bool,
     /// Counters.
     pub counters: Counters,
+    /// The IKE SA protecting the tunnel.
+    pub ike_sa: Option<ikev2::SaHandle>,
+}
+
+/// The IPsec state of one IKE session (what `show crypto ipsec sa` prints).
+pub struct Session {
+    /// The peer's public address.
+    pub peer: Ipv4Addr,
+    /// Whether we initiated.
+    pub initiator: bool,
+    /// The tunnel interface it protects.
+    pub iface: String,
+    /// The inner address assigned (to us when initiator, to the peer when responder).
+    pub assigned: Option<Ipv4Addr>,
+    /// Whether the IKE SA is established.
+    pub established: bool,
+    /// Outbound ESP SA.
+    out_sa: Option<esp::OutboundSa>,
+    /// Inbound SPI.
+    pub spi_in: Option<u32>,
+    /// Outbound SPI.
+    pub spi_out: Option<u32>,
+    /// Packets encapsulated.
+    pub encaps: u64,
+    /// Packets decapsulated.
+    pub decaps: u64,
+    /// When it came up (virtual time).
+    pub up_at: Duration,
+    traffic_sent: bool,
+    traffic_received: bool,
 }
 
 /// A packet this router received for one of its own addresses (kept for the lab to inspect).
@@ -175,6 +214,63 @@ pub struct Node {
     now: Instant,
     /// Connected subnets of tunnels with a static `ip address A M`.
     tunnel_nets: BTreeMap<String, Prefix>,
+    /// The router's own TCP/IP endpoint (smoltcp), BGP's transport.
+    tcp: TcpStack,
+    /// When the TCP stack next needs to run.
+    tcp_deadline: Option<Instant>,
+    /// The IKEv2 endpoint (ports 500 and 4500 of the underlay address).
+    ike: ikev2::Endpoint<ChaCha20Rng>,
+    /// The public (underlay) address.
+    public: Ipv4Addr,
+    /// IKE sessions by handle.
+    sessions: BTreeMap<ikev2::SaHandle, Session>,
+    /// Inbound ESP SAs by SPI.
+    inbound: BTreeMap<u32, (esp::InboundSa, ikev2::SaHandle)>,
+    /// The pre-shared key and IKE policy for sessions we initiate.
+    ike_peer: Option<(ikev2::Psk, ikev2::SaPolicy)>,
+    /// Next virtual-access interface number.
+    next_va: u32,
+    /// IKE SAs we started and that are not up yet, with their peer.
+    pending: BTreeMap<ikev2::SaHandle, Ipv4Addr>,
+    /// The virtual template cloned for responder sessions.
+    vt: Option<VirtualTemplate>,
+    /// BGP neighbors reached through the client tunnel (`update-source TunnelN`).
+    tunnel_neighbors: Vec<Ipv4Addr>,
+    /// Keys of every SA, for the pcap key file.
+    pub keys: crate::pcap::WiresharkKeys,
+    /// The BGP speaker (bgp-lite), if `router bgp` is configured.
+    bgp: Option<bgp_lite::Speaker>,
+    /// BGP connections: the speaker's id -> the TCP connection carrying it.
+    bgp_conns: BTreeMap<bgp_lite::ConnId, BgpConn>,
+    /// Connections the speaker asked for that wait for a usable source address.
+    bgp_pending: Vec<(bgp_lite::ConnId, Ipv4Addr, u16, Option<Ipv4Addr>)>,
+    /// TCP sockets listening on port 179 for the next inbound BGP connections.
+    bgp_listeners: Vec<ConnId>,
+    /// Next inbound connection id for the speaker (top bit clear).
+    bgp_next_inbound: u64,
+    /// `router bgp ASN` (0 without BGP).
+    bgp_asn: u32,
+    /// The BGP router identifier.
+    bgp_router_id: Ipv4Addr,
+}
+
+/// One BGP transport connection.
+#[derive(Debug)]
+struct BgpConn {
+    tcp: ConnId,
+    /// Whether the speaker was told it is connected.
+    reported: bool,
+    /// Bytes the TCP send buffer did not take yet.
+    backlog: Vec<u8>,
+}
+
+/// What a virtual-access interface inherits from its template.
+#[derive(Debug, Clone)]
+struct VirtualTemplate {
+    address: Option<Ipv4Addr>,
+    mtu: u16,
+    mss: Option<u16>,
+    nhrp_network_id: Option<u32>,
 }
 
 impl Node {
@@ -185,6 +281,15 @@ impl Node {
     /// [`NodeError`] when the configuration cannot run (no underlay, a client block the
     /// flexclient crate refuses).
     pub fn new(cfg: &Config, epoch: Instant) -> Result<Self, NodeError> {
+        Self::with_seed(cfg, epoch, 0)
+    }
+
+    /// As [`Node::new`], with `seed` for the node's random choices (TCP initial sequence
+    /// numbers and ports, later the engines' RNGs).
+    ///
+    /// # Errors
+    /// As [`Node::new`].
+    pub fn with_seed(cfg: &Config, epoch: Instant, seed: u64) -> Result<Self, NodeError> {
         let hostname = cfg.hostname.clone().unwrap_or_else(|| "Router".to_owned());
         let mut fib = Fib::new();
         let mut ethers = Vec::new();
@@ -260,6 +365,7 @@ impl Node {
                 nhrp_network_id: i.nhrp.network_id,
                 protected: i.tunnel_protection.is_some(),
                 counters: Counters::default(),
+                ike_sa: None,
             };
             tunnels.insert(name.clone(), t);
         }
@@ -273,6 +379,38 @@ impl Node {
             route.distance = r.distance;
             fib.insert(route);
         }
+        let public = ethers
+            .first()
+            .map(|e| e.addr)
+            .ok_or(NodeError::NoUnderlay)?;
+        let (ike, ike_peer) = build_ike(cfg, public, epoch, seed);
+        let vt = cfg
+            .interfaces
+            .values()
+            .find(|i| matches!(i.kind, InterfaceKind::VirtualTemplate(_)))
+            .map(|i| VirtualTemplate {
+                address: match &i.address {
+                    InterfaceAddress::Unnumbered(n) => loopbacks.get(n).copied(),
+                    InterfaceAddress::Static { addr, .. } => Some(*addr),
+                    _ => None,
+                },
+                mtu: i.ip_mtu.unwrap_or(DEFAULT_TUNNEL_MTU),
+                mss: i.tcp_adjust_mss,
+                nhrp_network_id: i.nhrp.network_id,
+            });
+        let tunnel_neighbors = cfg
+            .bgp
+            .iter()
+            .flat_map(|b| b.neighbors.iter())
+            .filter(|(_, n)| {
+                n.settings.update_source.as_ref().is_some_and(|u| {
+                    tunnels
+                        .get(u)
+                        .is_some_and(|t| t.kind == TunnelKind::FlexClient)
+                })
+            })
+            .map(|(a, _)| *a)
+            .collect();
         let flex = match cfg.flex_clients.iter().next() {
             Some((name, block)) => Some(build_client(name, block, epoch)?),
             None => None,
@@ -299,7 +437,49 @@ impl Node {
             crypto_logging: cfg.crypto_logging_session,
             now: epoch,
             tunnel_nets,
+            tcp: TcpStack::new(epoch, seed),
+            tcp_deadline: None,
+            ike,
+            public,
+            sessions: BTreeMap::new(),
+            inbound: BTreeMap::new(),
+            ike_peer,
+            next_va: 1,
+            pending: BTreeMap::new(),
+            vt,
+            tunnel_neighbors,
+            keys: crate::pcap::WiresharkKeys::default(),
+            bgp: build_bgp(cfg, &loopbacks, epoch),
+            bgp_conns: BTreeMap::new(),
+            bgp_pending: Vec::new(),
+            bgp_listeners: Vec::new(),
+            bgp_next_inbound: 1,
+            bgp_asn: cfg.bgp.as_ref().map_or(0, |b| b.asn),
+            bgp_router_id: cfg
+                .bgp
+                .as_ref()
+                .and_then(|b| b.router_id)
+                .or_else(|| loopbacks.values().max().copied())
+                .unwrap_or(Ipv4Addr::UNSPECIFIED),
         };
+        // TCP listens on the addresses BGP uses: loopbacks, and the LAN address facing a
+        // configured neighbor (smoltcp holds two addresses; the negotiated tunnel address is
+        // added when the tunnel comes up).
+        let mut tcp_addrs: Vec<Ipv4Addr> = loopbacks.values().copied().collect();
+        if let Some(bgp) = &cfg.bgp {
+            for n in bgp.neighbors.keys() {
+                if let Some(e) = node.ethers.iter().skip(1).find(|e| e.net.contains(*n)) {
+                    tcp_addrs.push(e.addr);
+                }
+            }
+        }
+        for a in tcp_addrs {
+            let _ = node.tcp.add_address(a);
+        }
+        if node.bgp.is_some() {
+            node.sync_bgp_table(epoch);
+            node.tcp_deadline = Some(epoch);
+        }
         // Static GRE tunnels are up as soon as their destination is routable (IOS keepalives
         // are off by default).
         let static_up: Vec<String> = node
@@ -391,19 +571,29 @@ impl Node {
             return;
         }
         t.line_up = up;
-        self.syslog(at, flexclient::syslog::lineproto_updown(name, up));
+        // The client block logs its tunnel's line changes itself.
+        if t.kind != TunnelKind::FlexClient {
+            self.syslog(at, flexclient::syslog::lineproto_updown(name, up));
+        }
         self.refresh_tunnel_routes(name);
     }
 
     /// Install or remove the connected route of a tunnel after a line or address change.
     fn refresh_tunnel_routes(&mut self, name: &str) {
+        self.refresh_tunnel_routes_inner(name);
+        let now = self.now;
+        self.sync_bgp_table(now);
+        self.tcp_deadline = Some(now);
+    }
+
+    fn refresh_tunnel_routes_inner(&mut self, name: &str) {
         let Some(t) = self.tunnels.get(name) else {
             return;
         };
         let name = name.to_owned();
         self.fib.remove_where(|r| {
             matches!(&r.target, Target::Interface { ifname, .. } | Target::Receive(ifname) if *ifname == name)
-                && matches!(r.source, Source::Connected | Source::Local)
+                && matches!(r.source, Source::Connected | Source::Local | Source::Static)
         });
         if !t.line_up {
             return;
@@ -421,6 +611,17 @@ impl Node {
                 Source::Connected,
                 Target::connected(&name),
             ));
+        }
+        // The route the hub's authorization block pushes (`route set interface`): its tunnel
+        // address, which is the BGP neighbor configured with `update-source` on this tunnel.
+        if t.kind == TunnelKind::FlexClient && t.address.is_some() {
+            for n in &self.tunnel_neighbors {
+                self.fib.insert(Route::new(
+                    Prefix::host(*n),
+                    Source::Static,
+                    Target::connected(&name),
+                ));
+            }
         }
     }
 
@@ -545,13 +746,340 @@ impl Node {
         }
         .encapsulate(&packet);
         if protected {
-            // ESP transport mode needs the esp crate's SAs (not wired yet).
-            self.drops.unhandled += 1;
+            let ike_sa = t.ike_sa;
+            self.esp_output(ike_sa, src, dst, gre);
             return;
         }
         let ident = self.next_ident();
         if let Ok(outer) = ipv4::build(src, dst, proto::GRE, TTL, ident, &gre) {
             self.underlay_send(outer);
+        }
+    }
+
+    /// GRE over ESP transport mode over UDP 4500 to `dst`.
+    fn esp_output(
+        &mut self,
+        ike_sa: Option<ikev2::SaHandle>,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        gre: Vec<u8>,
+    ) {
+        let Some(sess) = ike_sa.and_then(|h| self.sessions.get_mut(&h)) else {
+            self.drops.tunnel_down += 1;
+            return;
+        };
+        let Some(out) = sess.out_sa.as_mut() else {
+            self.drops.tunnel_down += 1;
+            return;
+        };
+        let mut buf = BytesMut::with_capacity(gre.len() + 64);
+        buf.extend_from_slice(&gre);
+        if out.seal(&mut buf, proto::GRE).is_err() {
+            self.drops.unhandled += 1;
+            return;
+        }
+        sess.encaps += 1;
+        sess.traffic_sent = true;
+        let Ok(udp) = ipv4::build_udp(src, 4500, dst, 4500, &buf) else {
+            return;
+        };
+        let ident = self.next_ident();
+        if let Ok(outer) = ipv4::build(src, dst, proto::UDP, TTL, ident, &udp) {
+            self.underlay_send(outer);
+        }
+    }
+
+    /// A UDP datagram for our public address: IKE on 500, IKE (with the non-ESP marker) or ESP
+    /// on 4500.
+    fn udp_input(&mut self, now: Instant, h: Ipv4Header, packet: &[u8]) {
+        let Some(body) = packet.get(h.header_len..h.total_len) else {
+            return;
+        };
+        let Ok(u) = ipv4::parse_udp(body) else {
+            self.drops.malformed += 1;
+            return;
+        };
+        let local = SocketAddr::V4(SocketAddrV4::new(h.dst, u.dport));
+        let remote = SocketAddr::V4(SocketAddrV4::new(h.src, u.sport));
+        let is_esp =
+            u.dport == 4500 && u.payload.len() >= 4 && u.payload.get(..4) != Some(&[0u8; 4][..]);
+        if u.dport == 500 || (u.dport == 4500 && !is_esp) {
+            if u.payload != [0xff] {
+                let _ = self.ike.handle_datagram(now, local, remote, u.payload);
+            }
+            self.drive_ike(now);
+            return;
+        }
+        if !is_esp {
+            self.drops.unhandled += 1;
+            return;
+        }
+        let spi = u32::from_be_bytes([u.payload[0], u.payload[1], u.payload[2], u.payload[3]]);
+        let Some((sa, handle)) = self.inbound.get_mut(&spi) else {
+            self.drops.unhandled += 1;
+            return;
+        };
+        let handle = *handle;
+        let mut buf = BytesMut::from(u.payload);
+        let Ok(opened) = sa.open(&mut buf) else {
+            self.drops.malformed += 1;
+            return;
+        };
+        let Some(sess) = self.sessions.get_mut(&handle) else {
+            return;
+        };
+        sess.decaps += 1;
+        sess.traffic_received = true;
+        let iface = sess.iface.clone();
+        if opened.next_header != proto::GRE {
+            self.drops.unhandled += 1;
+            return;
+        }
+        let Ok((gre, inner)) = Gre::decapsulate(&buf) else {
+            self.drops.malformed += 1;
+            return;
+        };
+        let inner = inner.to_vec();
+        let Some(t) = self.tunnels.get_mut(&iface) else {
+            return;
+        };
+        t.counters.in_packets += 1;
+        t.counters.in_bytes += inner.len() as u64;
+        if gre.protocol == PROTO_IPV4 {
+            self.forward(now, inner, Some(iface));
+        } else {
+            self.drops.unhandled += 1;
+        }
+    }
+
+    /// Drain the IKE endpoint: transmits onto the underlay, events into sessions, the ESP SAs,
+    /// the tunnel interfaces and the client block.
+    fn drive_ike(&mut self, now: Instant) {
+        // On-demand DPD needs to know about ESP traffic since the last report.
+        let traffic: Vec<_> = self
+            .sessions
+            .iter_mut()
+            .filter(|(_, s)| s.established && (s.traffic_sent || s.traffic_received))
+            .map(|(h, s)| {
+                let r = (*h, s.traffic_sent, s.traffic_received);
+                s.traffic_sent = false;
+                s.traffic_received = false;
+                r
+            })
+            .collect();
+        for (h, sent, received) in traffic {
+            let _ = self.ike.handle_traffic(now, h, sent, received);
+        }
+        loop {
+            let mut progressed = false;
+            while let Some(t) = self.ike.poll_transmit() {
+                progressed = true;
+                let (SocketAddr::V4(l), SocketAddr::V4(r)) = (t.local, t.remote) else {
+                    continue;
+                };
+                if let Ok(udp) = ipv4::build_udp(*l.ip(), l.port(), *r.ip(), r.port(), &t.payload) {
+                    let ident = self.next_ident();
+                    if let Ok(p) = ipv4::build(*l.ip(), *r.ip(), proto::UDP, TTL, ident, &udp) {
+                        self.underlay_send(p);
+                    }
+                }
+            }
+            while let Some(e) = self.ike.poll_event() {
+                progressed = true;
+                self.ike_event(now, e);
+            }
+            self.drive_client(now);
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn ike_event(&mut self, now: Instant, e: ikev2::Event) {
+        let at = self.elapsed(now);
+
+        match e {
+            ikev2::Event::IkeSaEstablished {
+                sa,
+                initiator,
+                remote,
+                assigned_address,
+                ..
+            } => {
+                let peer = match remote {
+                    SocketAddr::V4(r) => *r.ip(),
+                    SocketAddr::V6(_) => return,
+                };
+                if initiator {
+                    let tunnel = self
+                        .flex
+                        .as_ref()
+                        .map(|f| f.config().tunnel().to_owned())
+                        .unwrap_or_default();
+                    self.sessions
+                        .insert(sa, Session::new(peer, true, &tunnel, assigned_address, at));
+                    if let Some(t) = self.tunnels.get_mut(&tunnel) {
+                        t.address = assigned_address;
+                        t.destination = Some(peer);
+                        t.ike_sa = Some(sa);
+                    }
+                    if let Some(a) = assigned_address {
+                        let _ = self.tcp.add_address(a);
+                    }
+                    let local = self.public;
+                    if let Some(f) = self.flex.as_mut() {
+                        f.handle_session(
+                            now,
+                            peer,
+                            flexclient::SessionEvent::Up {
+                                local,
+                                peer_port: 500,
+                                peer_id: peer.to_string(),
+                                assigned_v4: assigned_address,
+                            },
+                        );
+                    }
+                    self.refresh_tunnel_routes(&tunnel);
+                } else {
+                    // A spoke: clone a virtual-access interface from the template.
+                    let name = format!("Virtual-Access{}", self.next_va);
+                    self.next_va += 1;
+                    let vt = self.vt.clone();
+                    let t = Tunnel {
+                        name: name.clone(),
+                        kind: TunnelKind::VirtualAccess,
+                        source: self.public,
+                        destination: Some(peer),
+                        address: vt.as_ref().and_then(|v| v.address),
+                        line_up: false,
+                        mtu: vt.as_ref().map_or(DEFAULT_TUNNEL_MTU, |v| v.mtu),
+                        mss: vt.as_ref().and_then(|v| v.mss),
+                        nhrp_network_id: vt.as_ref().and_then(|v| v.nhrp_network_id),
+                        protected: true,
+                        counters: Counters::default(),
+                        ike_sa: Some(sa),
+                    };
+                    self.tunnels.insert(name.clone(), t);
+                    self.sessions
+                        .insert(sa, Session::new(peer, false, &name, assigned_address, at));
+                    if self.crypto_logging {
+                        self.syslog(
+                            at,
+                            flexclient::syslog::ikev2_session_status(
+                                true,
+                                peer,
+                                500,
+                                &peer.to_string(),
+                            ),
+                        );
+                    }
+                    self.set_line(at, &name, true);
+                    // The authorization block's route to the spoke's assigned address.
+                    if let Some(a) = assigned_address {
+                        let mut r =
+                            Route::new(Prefix::host(a), Source::Static, Target::connected(&name));
+                        r.distance = 1;
+                        self.fib.insert(r);
+                    }
+                }
+            }
+            ikev2::Event::ChildSaInstalled {
+                sa,
+                spi_in,
+                spi_out,
+                keys,
+                ..
+            } => {
+                let Some(sess) = self.sessions.get_mut(&sa) else {
+                    return;
+                };
+                let params_out = esp::SaParams::from_keymat(spi_out, keys.encr_out.as_bytes())
+                    .map(|p| p.with_mode(esp::Mode::Transport));
+                let params_in = esp::SaParams::from_keymat(spi_in, keys.encr_in.as_bytes())
+                    .map(|p| p.with_mode(esp::Mode::Transport));
+                if let (Ok(po), Ok(pi)) = (params_out, params_in)
+                    && let (Ok(o), Ok(i)) = (esp::OutboundSa::new(po), esp::InboundSa::new(pi))
+                {
+                    use crate::pcap::KeyLog as _;
+                    self.keys
+                        .esp_sa(self.public, sess.peer, spi_out, keys.encr_out.as_bytes());
+                    self.keys
+                        .esp_sa(sess.peer, self.public, spi_in, keys.encr_in.as_bytes());
+                    if let Some(old) = sess.spi_in.replace(spi_in) {
+                        self.inbound.remove(&old);
+                    }
+                    sess.spi_out = Some(spi_out);
+                    sess.out_sa = Some(o);
+                    sess.established = true;
+                    self.inbound.insert(spi_in, (i, sa));
+                }
+            }
+            ikev2::Event::ChildSaDeleted { spi_in, .. } => {
+                self.inbound.remove(&spi_in);
+            }
+            ikev2::Event::IkeSaDeleted { sa, .. } => {
+                self.session_gone(now, sa, flexclient::DownReason::DeleteReceived)
+            }
+            ikev2::Event::PeerDead { sa } => {
+                self.session_gone(now, sa, flexclient::DownReason::Dpd)
+            }
+            ikev2::Event::IkeSaFailed { sa, .. } => {
+                if self.sessions.contains_key(&sa) {
+                    self.session_gone(now, sa, flexclient::DownReason::Other);
+                } else if let Some(peer) = self.pending.remove(&sa)
+                    && let Some(f) = self.flex.as_mut()
+                {
+                    f.handle_session(now, peer, flexclient::SessionEvent::ConnectFailed);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn session_gone(&mut self, now: Instant, sa: ikev2::SaHandle, reason: flexclient::DownReason) {
+        let at = self.elapsed(now);
+        self.pending.remove(&sa);
+        let Some(sess) = self.sessions.remove(&sa) else {
+            return;
+        };
+        if let Some(spi) = sess.spi_in {
+            self.inbound.remove(&spi);
+        }
+        if sess.initiator {
+            if let Some(a) = sess.assigned {
+                self.bgp_source_gone(now, a);
+                self.tcp.remove_address(a);
+            }
+            // After a make-before-break switch (`peer reactivate`) the tunnel already belongs
+            // to the new session: leave it alone.
+            if let Some(t) = self.tunnels.get_mut(&sess.iface)
+                && t.ike_sa == Some(sa)
+            {
+                t.ike_sa = None;
+                t.address = None;
+                self.refresh_tunnel_routes(&sess.iface);
+            }
+            if let Some(f) = self.flex.as_mut() {
+                f.handle_session(now, sess.peer, flexclient::SessionEvent::Down { reason });
+            }
+        } else {
+            if self.crypto_logging {
+                self.syslog(
+                    at,
+                    flexclient::syslog::ikev2_session_status(
+                        false,
+                        sess.peer,
+                        500,
+                        &sess.peer.to_string(),
+                    ),
+                );
+            }
+            self.set_line(at, &sess.iface, false);
+            self.tunnels.remove(&sess.iface);
+            let name = sess.iface.clone();
+            self.fib.remove_where(
+                |r| matches!(&r.target, Target::Interface { ifname, .. } if *ifname == name),
+            );
         }
     }
 
@@ -613,11 +1141,11 @@ impl Node {
                     packet,
                 });
             }
-            proto::UDP if self.ethers.iter().any(|e| e.addr == h.dst) => {
-                // IKE (500, 4500) and ESP-in-UDP (4500): handled once the IKE and ESP layers
-                // are composed in.
-                self.drops.unhandled += 1;
+            proto::TCP if self.tcp.has_address(h.dst) => {
+                self.tcp.handle_packet(packet);
+                self.run_tcp(now);
             }
+            proto::UDP if h.dst == self.public => self.udp_input(now, h, &packet),
             _ => self.delivered.push(Delivered {
                 at: self.elapsed(now),
                 iface: in_if,
@@ -666,6 +1194,18 @@ impl Node {
         while let Some(e) = flex.poll_event() {
             events.push(e);
         }
+        // IOS prints the tunnel's line protocol change before the session lines of the same
+        // event (SCENARIO.md's failover log); the block emits it after them, so move it first.
+        if let Some(pos) = events.iter().position(|e| {
+            matches!(e, flexclient::Event::Syslog(l) if l.starts_with("%LINEPROTO-5-UPDOWN") && l.ends_with("state to up"))
+        }) {
+            let line_up = events.remove(pos);
+            let first = events
+                .iter()
+                .position(|e| matches!(e, flexclient::Event::Syslog(l) if l.starts_with("%CRYPTO-5-IKEV2_SESSION_STATUS") && l.contains(" UP.")))
+                .unwrap_or(pos);
+            events.insert(first.min(pos), line_up);
+        }
         let tunnel = flex.config().tunnel().to_owned();
         for e in events {
             match e {
@@ -679,8 +1219,38 @@ impl Node {
                         t.destination = Some(peer);
                     }
                     self.ike_requests.push((at, peer));
+                    if let Some((psk, policy)) = self.ike_peer.clone() {
+                        let pc = ikev2::PeerConfig {
+                            remote: SocketAddr::V4(SocketAddrV4::new(peer, 500)),
+                            local: SocketAddr::V4(SocketAddrV4::new(self.public, 500)),
+                            psk,
+                            remote_id: None,
+                            request_address: true,
+                            initial_contact: true,
+                            policy,
+                        };
+                        if let Ok(h) = self.ike.connect(now, pc) {
+                            self.pending.insert(h, peer);
+                        }
+                    }
                 }
-                flexclient::Event::Action(flexclient::Action::Disconnect { .. }) => {}
+                flexclient::Event::Action(flexclient::Action::Disconnect { peer }) => {
+                    let hs: Vec<_> = self
+                        .sessions
+                        .iter()
+                        .filter(|(_, s)| s.peer == peer && s.initiator)
+                        .map(|(h, _)| *h)
+                        .chain(
+                            self.pending
+                                .iter()
+                                .filter(|(_, p)| **p == peer)
+                                .map(|(h, _)| *h),
+                        )
+                        .collect();
+                    for h in hs {
+                        let _ = self.ike.close(now, h);
+                    }
+                }
                 flexclient::Event::Action(flexclient::Action::LineUp) => {
                     self.set_line(at, &tunnel, true)
                 }
@@ -727,6 +1297,494 @@ impl Node {
                     && b.get(6..8) == Some(&seq.to_be_bytes()[..])
             })
         })
+    }
+
+    fn run_tcp(&mut self, now: Instant) {
+        for _ in 0..16 {
+            let out = self.tcp.poll(now);
+            let sent = !out.is_empty();
+            for p in out {
+                self.forward(now, p, None);
+            }
+            let moved = self.bgp_glue(now);
+            if !sent && !moved {
+                break;
+            }
+        }
+        self.tcp_deadline = self.tcp.poll_at(now);
+    }
+
+    /// Move BGP between the speaker and the TCP stack; returns whether anything happened.
+    fn bgp_glue(&mut self, now: Instant) -> bool {
+        let Some(mut bgp) = self.bgp.take() else {
+            return false;
+        };
+        let mut progressed = false;
+        // A listener that accepted a connection becomes an inbound BGP connection.
+        let listeners = std::mem::take(&mut self.bgp_listeners);
+        for l in listeners {
+            match self.tcp.state(l) {
+                Some(ConnState::Established) => {
+                    let id = bgp_lite::ConnId(self.bgp_next_inbound);
+                    self.bgp_next_inbound += 1;
+                    self.bgp_conns.insert(
+                        id,
+                        BgpConn {
+                            tcp: l,
+                            reported: false,
+                            backlog: Vec::new(),
+                        },
+                    );
+                    progressed = true;
+                }
+                Some(ConnState::Connecting) => self.bgp_listeners.push(l),
+                _ => self.tcp.abort(l),
+            }
+        }
+        // Keep a few sockets listening so that SYNs arriving together are all accepted.
+        while self.bgp_listeners.len() < BGP_LISTENERS {
+            match self.tcp.listen(179) {
+                Ok(l) => self.bgp_listeners.push(l),
+                Err(_) => break,
+            }
+        }
+        // Connection state changes and received bytes.
+        let ids: Vec<_> = self.bgp_conns.keys().copied().collect();
+        for id in ids {
+            let Some(c) = self.bgp_conns.get_mut(&id) else {
+                continue;
+            };
+            match self.tcp.state(c.tcp) {
+                Some(ConnState::Established) => {
+                    if !c.reported {
+                        c.reported = true;
+                        progressed = true;
+                        let (Some(local), Some(remote)) =
+                            (self.tcp.local(c.tcp), self.tcp.remote(c.tcp))
+                        else {
+                            continue;
+                        };
+                        let local = SocketAddr::V4(SocketAddrV4::new(local.0, local.1));
+                        let remote = SocketAddr::V4(SocketAddrV4::new(remote.0, remote.1));
+                        if bgp.handle_connected(now, id, local, remote).is_err() {
+                            self.tcp.abort(c.tcp);
+                            self.bgp_conns.remove(&id);
+                            continue;
+                        }
+                    }
+                    let data = self.tcp.recv(c.tcp);
+                    if !data.is_empty() {
+                        progressed = true;
+                        let _ = bgp.handle_stream_data(now, id, &data);
+                    }
+                    if !c.backlog.is_empty() {
+                        let n = self.tcp.send(c.tcp, &c.backlog);
+                        c.backlog.drain(..n);
+                        progressed |= n > 0;
+                    }
+                }
+                Some(ConnState::Connecting) => {}
+                _ => {
+                    progressed = true;
+                    let tcp = c.tcp;
+                    self.bgp_conns.remove(&id);
+                    self.tcp.abort(tcp);
+                    bgp.handle_closed(now, id);
+                }
+            }
+        }
+        // Pending outbound connections whose source address now exists.
+        let pending = std::mem::take(&mut self.bgp_pending);
+        for (id, remote, port, local) in pending {
+            let src = local.or_else(|| self.source_for(remote));
+            match src {
+                Some(src) if self.tcp.has_address(src) => {
+                    if let Ok(t) = self.tcp.connect(now, src, remote, port) {
+                        progressed = true;
+                        self.bgp_conns.insert(
+                            id,
+                            BgpConn {
+                                tcp: t,
+                                reported: false,
+                                backlog: Vec::new(),
+                            },
+                        );
+                    } else {
+                        bgp.handle_closed(now, id);
+                    }
+                }
+                _ => self.bgp_pending.push((id, remote, port, local)),
+            }
+        }
+        // The speaker's output.
+        while let Some(t) = bgp.poll_transmit() {
+            progressed = true;
+            if let Some(c) = self.bgp_conns.get_mut(&t.conn) {
+                if c.backlog.is_empty() {
+                    let n = self.tcp.send(c.tcp, &t.bytes);
+                    c.backlog
+                        .extend_from_slice(t.bytes.get(n..).unwrap_or_default());
+                } else {
+                    c.backlog.extend_from_slice(&t.bytes);
+                }
+            }
+        }
+        let mut events = Vec::new();
+        while let Some(e) = bgp.poll_event() {
+            events.push(e);
+        }
+        self.bgp = Some(bgp);
+        for e in events {
+            progressed = true;
+            self.bgp_event(now, e);
+        }
+        progressed
+    }
+
+    fn bgp_event(&mut self, now: Instant, e: bgp_lite::Event) {
+        let at = self.elapsed(now);
+        match e {
+            bgp_lite::Event::Connect {
+                conn,
+                remote,
+                local,
+            } => {
+                let (std::net::IpAddr::V4(r), port) = (remote.ip(), remote.port()) else {
+                    return;
+                };
+                let local = match local {
+                    Some(std::net::IpAddr::V4(l)) => Some(l),
+                    _ => None,
+                };
+                self.bgp_pending.push((conn, r, port, local));
+            }
+            bgp_lite::Event::Close { conn } => {
+                if let Some(c) = self.bgp_conns.remove(&conn) {
+                    self.tcp.abort(c.tcp);
+                }
+                self.bgp_pending.retain(|p| p.0 != conn);
+            }
+            bgp_lite::Event::Syslog(line) => self.syslog(at, line),
+            bgp_lite::Event::BestPath { prefix, next_hop } => {
+                let Some(p) = Prefix::new(prefix.addr(), prefix.prefix_len()) else {
+                    return;
+                };
+                match next_hop {
+                    Some(nh) => self
+                        .fib
+                        .insert(Route::new(p, Source::Bgp, Target::NextHop(nh))),
+                    None => {
+                        self.fib.remove(p, Source::Bgp);
+                    }
+                }
+            }
+            bgp_lite::Event::DiscardRoute { prefix, installed } => {
+                let Some(p) = Prefix::new(prefix.addr(), prefix.prefix_len()) else {
+                    return;
+                };
+                if installed {
+                    self.fib.insert(Route::new(p, Source::Bgp, Target::Discard));
+                } else {
+                    self.fib.remove(p, Source::Bgp);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The local address a connection to `remote` would use: the address of the interface the
+    /// route to it leaves by.
+    fn source_for(&self, remote: Ipv4Addr) -> Option<Ipv4Addr> {
+        let (ifname, _) = self.fib.resolve(remote)?;
+        self.ethers
+            .iter()
+            .find(|e| e.name == ifname)
+            .map(|e| e.addr)
+            .or_else(|| self.tunnels.get(&ifname).and_then(|t| t.address))
+    }
+
+    /// Tell the speaker the non-BGP routes (for `network` and next-hop resolution).
+    fn sync_bgp_table(&mut self, now: Instant) {
+        let Some(bgp) = self.bgp.as_mut() else { return };
+        let routes: Vec<bgp_lite::IgpRoute> = self
+            .fib
+            .best_routes()
+            .filter(|r| r.source != Source::Bgp && r.source != Source::Nhrp)
+            .filter_map(|r| {
+                Some(bgp_lite::IgpRoute {
+                    prefix: bgp_lite::wire::Ipv4Prefix::new(
+                        r.prefix.addr(),
+                        r.prefix.prefix_len(),
+                    )?,
+                    metric: 0,
+                })
+            })
+            .collect();
+        bgp.set_route_table(now, routes);
+    }
+
+    /// BGP sessions whose local address went away are reset (IOS tears down a session when its
+    /// update-source goes down).
+    fn bgp_source_gone(&mut self, now: Instant, addr: Ipv4Addr) {
+        let gone: Vec<_> = self
+            .bgp_conns
+            .iter()
+            .filter(|(_, c)| self.tcp.local(c.tcp).is_some_and(|(a, _)| a == addr))
+            .map(|(id, c)| (*id, c.tcp))
+            .collect();
+        for (id, tcp) in gone {
+            self.tcp.abort(tcp);
+            self.bgp_conns.remove(&id);
+            if let Some(b) = self.bgp.as_mut() {
+                b.handle_closed(now, id);
+            }
+        }
+    }
+
+    /// Give the TCP stack another local address.
+    ///
+    /// # Errors
+    /// [`TcpError::TooManyAddresses`] beyond smoltcp's limit.
+    pub fn tcp_add_address(&mut self, addr: Ipv4Addr) -> Result<(), TcpError> {
+        self.tcp.add_address(addr)
+    }
+
+    /// Listen for one TCP connection on `port`.
+    ///
+    /// # Errors
+    /// [`TcpError`] if smoltcp refuses.
+    pub fn tcp_listen(&mut self, port: u16) -> Result<ConnId, TcpError> {
+        self.tcp.listen(port)
+    }
+
+    /// Open a TCP connection; the SYN leaves at the next [`SimNode::handle_timeout`] (kick the
+    /// node in the simulator).
+    ///
+    /// # Errors
+    /// [`TcpError`] if smoltcp refuses.
+    pub fn tcp_connect(
+        &mut self,
+        local: Ipv4Addr,
+        remote: Ipv4Addr,
+        port: u16,
+    ) -> Result<ConnId, TcpError> {
+        let now = self.now;
+        let id = self.tcp.connect(now, local, remote, port)?;
+        self.tcp_deadline = Some(now);
+        Ok(id)
+    }
+
+    /// Queue bytes on a connection; returns how many were accepted.
+    pub fn tcp_send(&mut self, id: ConnId, data: &[u8]) -> usize {
+        let n = self.tcp.send(id, data);
+        self.tcp_deadline = Some(self.now);
+        n
+    }
+
+    /// Take the bytes received on a connection.
+    pub fn tcp_recv(&mut self, id: ConnId) -> Vec<u8> {
+        let data = self.tcp.recv(id);
+        if !data.is_empty() {
+            // The freed receive window is announced at the next poll.
+            self.tcp_deadline = Some(self.now);
+        }
+        data
+    }
+
+    /// A connection's state.
+    pub fn tcp_state(&self, id: ConnId) -> Option<ConnState> {
+        self.tcp.state(id)
+    }
+
+    /// `show crypto ikev2 sa`.
+    pub fn show_crypto_ikev2_sa(&self) -> String {
+        let mut s = String::from(" IPv4 Crypto IKEv2  SA \n\n");
+        let _ = writeln!(
+            s,
+            "Tunnel-id Local                 Remote                fvrf/ivrf            Status "
+        );
+        for (i, h) in self.ike.handles().into_iter().enumerate() {
+            let Some(info) = self.ike.sa_info(h) else {
+                continue;
+            };
+            let status = if info.state == "Established" {
+                "READY"
+            } else {
+                "IN-NEG"
+            };
+            let local = info.local.to_string().replace(':', "/");
+            let remote = info.remote.to_string().replace(':', "/");
+            let _ = writeln!(
+                s,
+                "{:<9} {local:<21} {remote:<21} none/none            {status:<7}",
+                i + 1
+            );
+            let _ = writeln!(
+                s,
+                "      Encr: AES-GCM, keysize: 256, PRF: SHA256, Hash: None, DH Grp:31, Auth sign: PSK, Auth verify: PSK"
+            );
+        }
+        s
+    }
+
+    /// `show crypto ipsec sa` with the packet counters.
+    pub fn show_crypto_ipsec_sa(&self) -> String {
+        let mut s = String::new();
+        for sess in self.sessions.values() {
+            let local = self.public;
+            let _ = writeln!(s, "\ninterface: {}", sess.iface);
+            let _ = writeln!(
+                s,
+                "    Crypto map tag: {}-head-0, local addr {local}\n",
+                sess.iface
+            );
+            let _ = writeln!(s, "   protected vrf: (none)");
+            let _ = writeln!(
+                s,
+                "   local  ident (addr/mask/prot/port): ({local}/255.255.255.255/47/0)"
+            );
+            let _ = writeln!(
+                s,
+                "   remote ident (addr/mask/prot/port): ({}/255.255.255.255/47/0)",
+                sess.peer
+            );
+            let _ = writeln!(s, "   current_peer {} port 4500", sess.peer);
+            let _ = writeln!(s, "     PERMIT, flags={{origin_is_acl,}}");
+            let (e, d) = (sess.encaps, sess.decaps);
+            let _ = writeln!(
+                s,
+                "    #pkts encaps: {e}, #pkts encrypt: {e}, #pkts digest: {e}"
+            );
+            let _ = writeln!(
+                s,
+                "    #pkts decaps: {d}, #pkts decrypt: {d}, #pkts verify: {d}\n"
+            );
+            let _ = writeln!(
+                s,
+                "     local crypto endpt.: {local}, remote crypto endpt.: {}",
+                sess.peer
+            );
+            let _ = writeln!(s, "     inbound esp sas:");
+            if let Some(spi) = sess.spi_in {
+                let _ = writeln!(s, "      spi: {spi:#010X}({spi})");
+                let _ = writeln!(s, "        transform: esp-gcm 256 ,");
+                let _ = writeln!(s, "        in use settings ={{Transport, }}");
+            }
+            let _ = writeln!(s, "     outbound esp sas:");
+            if let Some(spi) = sess.spi_out {
+                let _ = writeln!(s, "      spi: {spi:#010X}({spi})");
+                let _ = writeln!(s, "        transform: esp-gcm 256 ,");
+                let _ = writeln!(s, "        in use settings ={{Transport, }}");
+            }
+        }
+        s
+    }
+
+    /// `show ip bgp`: the Loc-RIB, every path, `>` on the best.
+    pub fn show_ip_bgp(&self) -> String {
+        let Some(b) = self.bgp.as_ref() else {
+            return "% BGP not active\n".to_owned();
+        };
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "BGP table version is 1, local router ID is {}",
+            self.bgp_router_id
+        );
+        s.push_str(
+            "Status codes: s suppressed, d damped, h history, * valid, > best, i - internal\n",
+        );
+        s.push_str("Origin codes: i - IGP, e - EGP, ? - incomplete\n\n");
+        s.push_str("     Network          Next Hop            Metric LocPrf Weight Path\n");
+        for (prefix, dest) in b.loc_rib().iter() {
+            for (i, path) in dest.paths.iter().enumerate() {
+                let best = dest
+                    .best
+                    .is_some_and(|b| usize::try_from(b).ok() == Some(i));
+                let a = &path.attrs;
+                let internal = if path.is_local() { " " } else { "i" };
+                let net = if i == 0 {
+                    prefix.to_string()
+                } else {
+                    String::new()
+                };
+                let weight = if path.is_local() { 32768 } else { 0 };
+                let med = a.med.map_or_else(String::new, |m| m.to_string());
+                let lp = a.local_pref.map_or_else(String::new, |l| l.to_string());
+                let origin = match a.origin {
+                    bgp_lite::wire::attr::Origin::Igp => "i",
+                    bgp_lite::wire::attr::Origin::Egp => "e",
+                    _ => "?",
+                };
+                let _ = writeln!(
+                    s,
+                    " *{}{internal} {net:<16} {:<19} {med:>6} {lp:>6} {weight:>6} {origin}",
+                    if best { ">" } else { " " },
+                    a.next_hop.to_string(),
+                );
+            }
+        }
+        s
+    }
+
+    /// `show ip bgp summary`.
+    pub fn show_ip_bgp_summary(&self) -> String {
+        let Some(b) = self.bgp.as_ref() else {
+            return "% BGP not active\n".to_owned();
+        };
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "BGP router identifier {}, local AS number {}",
+            self.bgp_router_id, self.bgp_asn
+        );
+        let _ = writeln!(s, "{} network entries\n", b.loc_rib().len());
+        s.push_str("Neighbor        V           AS MsgRcvd MsgSent   TblVer  InQ OutQ Up/Down  State/PfxRcd\n");
+        for n in b.neighbors() {
+            let name = format!("{}{}", if n.dynamic { "*" } else { "" }, n.addr);
+            let state = if n.state == bgp_lite::State::Established {
+                n.prefixes_received.to_string()
+            } else {
+                format!("{:?}", n.state)
+            };
+            let _ = writeln!(
+                s,
+                "{name:<15} 4 {:>12}       -       -        1    0    0 -        {state}",
+                self.bgp_asn
+            );
+        }
+        s
+    }
+
+    /// The established BGP neighbors (address, dynamic).
+    pub fn bgp_established(&self) -> Vec<(Ipv4Addr, bool)> {
+        self.bgp
+            .as_ref()
+            .map(|b| {
+                b.neighbors()
+                    .into_iter()
+                    .filter(|n| n.state == bgp_lite::State::Established)
+                    .filter_map(|n| match n.addr {
+                        std::net::IpAddr::V4(a) => Some((a, n.dynamic)),
+                        std::net::IpAddr::V6(_) => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The BGP routes installed in the FIB (prefix, discard or not).
+    pub fn bgp_routes(&self) -> Vec<(Prefix, bool)> {
+        self.fib
+            .best_routes()
+            .filter(|r| r.source == Source::Bgp)
+            .map(|r| (r.prefix, r.target == Target::Discard))
+            .collect()
+    }
+
+    /// The IKE sessions.
+    pub fn sessions(&self) -> &BTreeMap<ikev2::SaHandle, Session> {
+        &self.sessions
     }
 
     /// `show ip route`.
@@ -783,6 +1841,206 @@ impl Node {
     }
 }
 
+/// Build the BGP speaker from `router bgp`, the access lists and the route-maps.
+fn build_bgp(
+    cfg: &Config,
+    loopbacks: &BTreeMap<String, Ipv4Addr>,
+    epoch: Instant,
+) -> Option<bgp_lite::Speaker> {
+    use bgp_lite::config as bc;
+    let b = cfg.bgp.as_ref()?;
+    let router_id = b
+        .router_id
+        .or_else(|| loopbacks.values().max().copied())
+        .or_else(|| {
+            cfg.interfaces
+                .values()
+                .filter_map(|i| i.static_address().map(|a| a.0))
+                .max()
+        })?;
+    let mut sc = bc::SpeakerConfig::new(b.asn, router_id);
+    sc.log_neighbor_changes = b.log_neighbor_changes;
+    let pfx = |p: &Prefix| bgp_lite::wire::Ipv4Prefix::new(p.addr(), p.prefix_len());
+    let settings = |s: &crate::config::NeighborSettings, base: Option<&bc::NeighborSettings>| {
+        let mut n = base
+            .cloned()
+            .unwrap_or_else(|| bc::NeighborSettings::ibgp(s.remote_as.unwrap_or(b.asn)));
+        if let Some(a) = s.remote_as {
+            n.remote_as = a;
+        }
+        n.route_reflector_client |= s.route_reflector_client;
+        match s.next_hop_self {
+            Some(true) => n.next_hop_self = bc::NextHopSelf::All,
+            Some(false) => n.next_hop_self = bc::NextHopSelf::On,
+            None => {}
+        }
+        if s.unsuppress_map.is_some() {
+            n.unsuppress_map.clone_from(&s.unsuppress_map);
+        }
+        if s.route_map_in.is_some() {
+            n.route_map_in.clone_from(&s.route_map_in);
+        }
+        if s.route_map_out.is_some() {
+            n.route_map_out.clone_from(&s.route_map_out);
+        }
+        if let Some((_, hold)) = s.timers {
+            n.hold_time = hold;
+        }
+        // The lab's sessions run over tunnels that come and go: retry soon, as IOS does when the
+        // route to the neighbor (re)appears.
+        n.connect_retry = Duration::from_secs(10);
+        n
+    };
+    for (name, g) in &b.peer_groups {
+        sc.peer_groups.insert(name.clone(), settings(g, None));
+    }
+    for (addr, n) in &b.neighbors {
+        let base = n
+            .peer_group
+            .as_ref()
+            .and_then(|g| sc.peer_groups.get(g))
+            .cloned();
+        sc.neighbors
+            .insert((*addr).into(), settings(&n.settings, base.as_ref()));
+    }
+    for (p, g) in &b.listen_ranges {
+        if let Some(prefix) = pfx(p) {
+            sc.listen_ranges.push(bc::ListenRange {
+                prefix,
+                peer_group: g.clone(),
+            });
+        }
+    }
+    if let Some(l) = b.listen_limit {
+        sc.listen_limit = usize::try_from(l).unwrap_or(usize::MAX);
+    }
+    sc.networks = b.networks.iter().filter_map(pfx).collect();
+    sc.aggregates = b
+        .aggregates
+        .iter()
+        .filter_map(|a| {
+            Some(bc::AggregateConfig {
+                prefix: pfx(&a.prefix)?,
+                summary_only: a.summary_only,
+                as_set: a.as_set,
+            })
+        })
+        .collect();
+    for (n, entries) in &cfg.access_lists {
+        let acl = bc::AccessList {
+            entries: entries
+                .iter()
+                .map(|e| {
+                    let (addr, wildcard) = match e.source {
+                        crate::config::AclMatch::Any => {
+                            (Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST)
+                        }
+                        crate::config::AclMatch::Host(h) => (h, Ipv4Addr::UNSPECIFIED),
+                        crate::config::AclMatch::Wildcard(a, w) => (a, w),
+                    };
+                    bc::AclEntry {
+                        permit: e.action == crate::config::Action::Permit,
+                        addr,
+                        wildcard,
+                    }
+                })
+                .collect(),
+        };
+        sc.policy.access_lists.insert(n.to_string(), acl);
+    }
+    for (name, entries) in &cfg.route_maps {
+        let rm = bc::RouteMap {
+            entries: entries
+                .iter()
+                .map(|(seq, e)| bc::RouteMapEntry {
+                    seq: *seq,
+                    permit: e.action == crate::config::Action::Permit,
+                    matches: e
+                        .match_acls
+                        .iter()
+                        .map(|a| bc::Match::IpAddress(a.to_string()))
+                        .collect(),
+                    sets: e
+                        .sets
+                        .iter()
+                        .filter_map(|s| match s {
+                            crate::config::RouteMapSet::LocalPreference(v) => {
+                                Some(bc::SetAction::LocalPref(*v))
+                            }
+                            crate::config::RouteMapSet::Metric(v) => Some(bc::SetAction::Med(*v)),
+                            crate::config::RouteMapSet::NextHop(a) => {
+                                Some(bc::SetAction::NextHop(*a))
+                            }
+                            _ => None,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        sc.policy.route_maps.insert(name.clone(), rm);
+    }
+    bgp_lite::Speaker::new(sc, epoch).ok()
+}
+
+/// Build the IKEv2 endpoint: a responder with the authorization policy's pool when the node
+/// has one, and the PSK/policy for the sessions the client block starts.
+fn build_ike(
+    cfg: &Config,
+    public: Ipv4Addr,
+    epoch: Instant,
+    seed: u64,
+) -> (
+    ikev2::Endpoint<ChaCha20Rng>,
+    Option<(ikev2::Psk, ikev2::SaPolicy)>,
+) {
+    let profile = cfg.ikev2_profiles.values().next();
+    let psk = profile
+        .and_then(|p| p.keyring.as_ref())
+        .and_then(|k| cfg.keyrings.get(k))
+        .and_then(|k| k.peers.first())
+        .and_then(|p| p.psk_local.as_ref().or(p.psk_remote.as_ref()))
+        .map(|k| ikev2::Psk::new(k.expose()));
+    let mut policy = ikev2::SaPolicy::new(ikev2::wire::Identification::ipv4(public));
+    let transport = cfg
+        .transform_sets
+        .values()
+        .any(|t| t.mode == crate::config::IpsecMode::Transport);
+    policy.mode = if transport {
+        ikev2::Mode::Transport
+    } else {
+        ikev2::Mode::Tunnel
+    };
+    if let Some(d) = cfg.dpd.or_else(|| profile.and_then(|p| p.dpd)) {
+        policy.dpd = Some(ikev2::DpdConfig {
+            interval: Duration::from_secs(u64::from(d.interval)),
+            retry: Duration::from_secs(u64::from(d.retry)),
+            on_demand: d.mode == DpdMode::OnDemand,
+        });
+        // IOS retries DPD every `retry` seconds, five times, before declaring the peer dead.
+        policy.retransmit = ikev2::RetransmitConfig {
+            initial: Duration::from_secs(u64::from(d.retry)),
+            max_timeout: Duration::from_secs(u64::from(d.retry)),
+            tries: 5,
+        };
+    }
+    let mut ec = ikev2::EndpointConfig::new();
+    let pool = cfg
+        .authorization_policies
+        .values()
+        .find_map(|a| a.pool.as_ref())
+        .and_then(|p| cfg.pools.get(p))
+        .and_then(|p| ikev2::AddressPool::new(p.first, p.last).ok());
+    if let Some(k) = &psk {
+        ec.responder = Some(ikev2::ResponderConfig {
+            psks: vec![(None, k.clone())],
+            pool,
+            policy: policy.clone(),
+        });
+    }
+    let ike = ikev2::Endpoint::new(ec, ChaCha20Rng::seed_from_u64(seed ^ 0x1ce), epoch);
+    (ike, psk.map(|k| (k, policy)))
+}
+
 /// Build the flexclient block from its configuration.
 fn build_client(
     name: &str,
@@ -836,6 +2094,32 @@ fn build_client(
     Ok(flexclient::Client::new(epoch, cfg))
 }
 
+impl Session {
+    fn new(
+        peer: Ipv4Addr,
+        initiator: bool,
+        iface: &str,
+        assigned: Option<Ipv4Addr>,
+        up_at: Duration,
+    ) -> Self {
+        Self {
+            peer,
+            initiator,
+            iface: iface.to_owned(),
+            assigned,
+            established: false,
+            out_sa: None,
+            spi_in: None,
+            spi_out: None,
+            encaps: 0,
+            decaps: 0,
+            up_at,
+            traffic_sent: false,
+            traffic_received: false,
+        }
+    }
+}
+
 impl SimNode for Node {
     fn handle_packet(&mut self, now: Instant, iface: usize, packet: Vec<u8>) {
         self.now = now;
@@ -846,7 +2130,7 @@ impl SimNode for Node {
         e.counters.in_bytes += packet.len() as u64;
         let name = e.name.clone();
         self.forward(now, packet, Some(name));
-        self.drive_client(now);
+        self.drive_ike(now);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -855,6 +2139,19 @@ impl SimNode for Node {
             f.handle_timeout(now);
         }
         self.drive_client(now);
+        if self.ike.poll_timeout().is_some_and(|t| t <= now) {
+            self.ike.handle_timeout(now);
+        }
+        self.drive_ike(now);
+        if let Some(b) = self.bgp.as_mut()
+            && b.poll_timeout().is_some_and(|t| t <= now)
+        {
+            b.handle_timeout(now);
+            self.tcp_deadline = Some(now);
+        }
+        if self.tcp_deadline.is_some_and(|t| t <= now) {
+            self.run_tcp(now);
+        }
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -862,8 +2159,16 @@ impl SimNode for Node {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.flex
-            .as_ref()
-            .and_then(flexclient::Client::poll_timeout)
+        [
+            self.flex
+                .as_ref()
+                .and_then(flexclient::Client::poll_timeout),
+            self.tcp_deadline,
+            self.ike.poll_timeout(),
+            self.bgp.as_ref().and_then(bgp_lite::Speaker::poll_timeout),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }

@@ -48,10 +48,10 @@ fn lab_pcap_dissects_without_malformed_packets() {
     let lines: Vec<&str> = protos.lines().collect();
     assert!(lines.len() >= 14, "{protos}");
     assert!(
-        lines.iter().any(|l| *l == "raw:ip:gre:ip:icmp:data"),
+        lines.contains(&"raw:ip:gre:ip:icmp:data"),
         "GRE-encapsulated ping expected: {protos}"
     );
-    assert!(lines.iter().any(|l| *l == "raw:ip:icmp:data"), "{protos}");
+    assert!(lines.contains(&"raw:ip:icmp:data"), "{protos}");
     let malformed = tshark(&[
         "-r",
         file,

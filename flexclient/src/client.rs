@@ -618,6 +618,15 @@ impl Client {
         self.cfg.backup_group
     }
 
+    /// The address of peer `idx` without asking the resolver, if known.
+    fn known_addr(&self, idx: usize) -> Option<Ipv4Addr> {
+        match self.cfg.peers.get(idx)?.peer_address() {
+            PeerAddress::Ip(a) => Some(*a),
+            PeerAddress::Fqdn { dynamic: false, .. } => self.peers.get(idx)?.resolved,
+            PeerAddress::Fqdn { dynamic: true, .. } => None,
+        }
+    }
+
     /// Starts a connection (or resolution) for peer `idx` from `source`. Returns false when the
     /// peer's address is in use by another block of the backup group.
     fn start_attempt(
@@ -631,13 +640,7 @@ impl Client {
         let Some(pc) = self.cfg.peers.get(idx) else {
             return false;
         };
-        let addr = match pc.peer_address() {
-            PeerAddress::Ip(a) => Some(*a),
-            PeerAddress::Fqdn { dynamic: false, .. } => {
-                self.peers.get(idx).and_then(|p| p.resolved)
-            }
-            PeerAddress::Fqdn { dynamic: true, .. } => None,
-        };
+        let addr = self.known_addr(idx);
         match addr {
             Some(a) => {
                 if let Some(g) = self.group()
@@ -776,6 +779,12 @@ impl Client {
             Some(ip) => {
                 if let Some(p) = self.peers.get_mut(idx) {
                     p.resolved = Some(ip);
+                }
+                if mbb && self.session_addr() == Some(ip) {
+                    // The better peer's name points at the peer we are on: nothing to switch
+                    // to. Counted as a failed probe so the next one waits longer.
+                    self.attempt_failed(now, groups, false);
+                    return;
                 }
                 if let Some(g) = self.group()
                     && !groups.try_reserve(g, ip, self.owner)
@@ -940,12 +949,14 @@ impl Client {
         let Some(source) = self.session.as_ref().map(|s| s.source) else {
             return;
         };
+        let cur_addr = self.session_addr();
         let mut earliest: Option<Instant> = None;
         for i in 0..cur {
             let Some(p) = self.peers.get(i) else {
                 continue;
             };
-            if !p.possible {
+            if !p.possible || self.known_addr(i).is_some_and(|a| Some(a) == cur_addr) {
+                // Not possible, or the same address as the session we hold.
                 continue;
             }
             let ready = (p.last_change + self.reactivate_holddown(p.fails))

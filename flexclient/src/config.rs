@@ -486,6 +486,97 @@ impl ClientConfigBuilder {
     }
 }
 
+/// Parses the body of a `crypto ikev2 client flexvpn NAME` block (the indented lines, one per
+/// line; blank lines and `!` comments are skipped) into a builder. The caller adds what lives
+/// outside the block (the tunnel interface's `tunnel source`) and calls
+/// [`build`](ClientConfigBuilder::build).
+///
+/// Accepted lines: `peer N A.B.C.D [track T [up|down]]`, `peer N fqdn NAME [dynamic]
+/// [track T [up|down]]`, `peer reactivate`, `client connect TunnelN`, `client inside IF`,
+/// `connect auto|manual|track T [up|down]`, `backup group G`, `source N IF track T`.
+///
+/// ```
+/// let cfg = flexclient::config::parse_block("Flex_Client", "
+///  peer 1 172.25.1.1
+///  peer 2 172.25.2.1
+///  client connect Tunnel1
+/// ")?
+/// .tunnel_source("Ethernet0/0")
+/// .build()?;
+/// assert_eq!(cfg.peers().len(), 2);
+/// # Ok::<(), flexclient::ConfigError>(())
+/// ```
+///
+/// # Errors
+/// [`ConfigError::BadLine`] with the line number, or the error of the value's constructor.
+pub fn parse_block(name: &str, body: &str) -> Result<ClientConfigBuilder, ConfigError> {
+    let mut b = ClientConfig::builder(name);
+    for (i, raw) in body.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('!') {
+            continue;
+        }
+        let bad = |reason: &'static str| ConfigError::BadLine {
+            line: i + 1,
+            text: line.to_owned(),
+            reason,
+        };
+        let w: Vec<&str> = line.split_whitespace().collect();
+        b = match w.as_slice() {
+            ["peer", "reactivate"] => b.peer_reactivate(true),
+            ["peer", seq, rest @ ..] => {
+                let seq: u8 = seq.parse().map_err(|_| bad("peer number"))?;
+                let (mut peer, rest) = match rest {
+                    ["fqdn", fqdn, "dynamic", rest @ ..] => {
+                        (PeerConfig::fqdn(seq, fqdn, true)?, rest)
+                    }
+                    ["fqdn", fqdn, rest @ ..] => (PeerConfig::fqdn(seq, fqdn, false)?, rest),
+                    [addr, rest @ ..] => {
+                        let a: Ipv4Addr = addr.parse().map_err(|_| bad("peer address"))?;
+                        (PeerConfig::address(seq, a)?, rest)
+                    }
+                    [] => return Err(bad("peer needs an address")),
+                };
+                match rest {
+                    [] => {}
+                    ["track", t, want @ ..] => {
+                        let t = parse_track(t, want).ok_or_else(|| bad("track"))?;
+                        peer = peer.track(t.id, t.want);
+                    }
+                    _ => return Err(bad("unexpected words after the peer")),
+                }
+                b.peer(peer)
+            }
+            ["client", "connect", tunnel] => b.client_connect(tunnel),
+            ["client", "inside", interface] => b.client_inside(interface),
+            ["connect", "auto"] => b.connect(ConnectMode::Auto),
+            ["connect", "manual"] => b.connect(ConnectMode::Manual),
+            ["connect", "track", t, want @ ..] => {
+                let t = parse_track(t, want).ok_or_else(|| bad("track"))?;
+                b.connect(ConnectMode::Track(t))
+            }
+            ["backup", "group", g] => b.backup_group(g.parse().map_err(|_| bad("group number"))?),
+            ["source", seq, interface, "track", t] => {
+                let seq: u8 = seq.parse().map_err(|_| bad("source number"))?;
+                let t: u16 = t.parse().map_err(|_| bad("track number"))?;
+                b.source(SourceConfig::new(seq, interface, t)?)
+            }
+            _ => return Err(bad("unknown or incomplete command")),
+        };
+    }
+    Ok(b)
+}
+
+fn parse_track(id: &str, want: &[&str]) -> Option<TrackRef> {
+    let id: u16 = id.parse().ok()?;
+    let want = match want {
+        [] | ["up"] => TrackWant::Up,
+        ["down"] => TrackWant::Down,
+        _ => return None,
+    };
+    Some(TrackRef { id, want })
+}
+
 fn check_ifname(name: &str) -> Result<(), ConfigError> {
     if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_whitespace()) {
         return Err(ConfigError::BadInterface(name.to_owned()));
@@ -525,6 +616,64 @@ mod tests {
         let c = base().build().unwrap();
         let seqs: Vec<u8> = c.peers().iter().map(PeerConfig::seq).collect();
         assert_eq!(seqs, [1, 2]);
+    }
+
+    #[test]
+    fn parses_a_block() {
+        let body = "
+ peer 1 172.25.1.1 track 10
+ peer 2 fqdn hub2.example.net dynamic track 11 down
+ peer reactivate
+ ! a comment
+ source 1 Ethernet0/0 track 20
+ connect track 30 down
+ backup group 4
+ client inside Ethernet1/0
+ client connect Tunnel1
+";
+        let c = parse_block("Flex_Client", body).unwrap().build().unwrap();
+        assert_eq!(c.peers().len(), 2);
+        assert_eq!(
+            c.peers()[0].track_ref(),
+            Some(TrackRef {
+                id: 10,
+                want: TrackWant::Up
+            })
+        );
+        assert_eq!(
+            c.peers()[1].peer_address(),
+            &PeerAddress::Fqdn {
+                name: "hub2.example.net".into(),
+                dynamic: true
+            }
+        );
+        assert_eq!(
+            c.peers()[1].track_ref().map(|t| t.want),
+            Some(TrackWant::Down)
+        );
+        assert!(c.peer_reactivate());
+        assert_eq!(c.backup_group(), Some(4));
+        assert_eq!(c.sources()[0].interface(), "Ethernet0/0");
+        assert_eq!(c.inside(), ["Ethernet1/0"]);
+        assert_eq!(
+            c.connect_mode(),
+            ConnectMode::Track(TrackRef {
+                id: 30,
+                want: TrackWant::Down
+            })
+        );
+        for (bad, line) in [
+            ("peer x 1.2.3.4", 1),
+            ("\n peer 1 1.2.3", 2),
+            ("connect sometimes", 1),
+            ("peer 1 1.2.3.4 track 1 sideways", 1),
+            ("source 1 Ethernet0/0", 1),
+        ] {
+            match parse_block("F", bad) {
+                Err(ConfigError::BadLine { line: l, .. }) => assert_eq!(l, line, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -48,6 +48,16 @@ pub enum ConfigError {
         /// `retry_max` in milliseconds.
         max_ms: u128,
     },
+    /// A line of the block could not be parsed ([`parse_block`](crate::config::parse_block)).
+    #[error("line {line}: {reason}: {text:?}")]
+    BadLine {
+        /// 1-based line number inside the block.
+        line: usize,
+        /// The offending line.
+        text: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// Neither `tunnel source` nor any `source N` line gives an outgoing interface.
     #[error("no source interface: set the tunnel source or a source line")]
     NoSource,

@@ -72,3 +72,44 @@ fn failed_resolution_moves_to_the_next_peer() {
     assert_eq!(net.active(id), Some(HUB2));
     assert!(net.connects_to(id, HUB1).is_empty());
 }
+
+/// Found by the `flexclient_engine` fuzz target: with `peer reactivate`, a more preferred peer
+/// with the same address as the session held was "probed", and the switch-over disconnected the
+/// session it had just taken over.
+#[test]
+fn reactivate_never_switches_to_the_address_already_in_use() {
+    for dynamic in [false, true] {
+        let mut net = Net::new();
+        net.resolver.insert("hub1.example.net".into(), HUB1);
+        let cfg = ClientConfig::builder("Flex_Client")
+            .peer(PeerConfig::address(1, HUB1).unwrap())
+            .peer(PeerConfig::fqdn(2, "hub1.example.net", dynamic).unwrap())
+            .client_connect("Tunnel1")
+            .tunnel_source("Ethernet0/0")
+            .peer_reactivate(true)
+            .build()
+            .unwrap();
+        net.hub(HUB1).alive = false; // silent: the first attempt times out
+        let id = net.set.add(net.now, cfg);
+        net.run_for(1.0);
+        net.hub(HUB1).alive = true;
+        net.run_for(40.0);
+        assert_eq!(net.active(id), Some(HUB1));
+        let established = net.elapsed();
+        net.run_for(3600.0);
+        assert_eq!(net.active(id), Some(HUB1), "dynamic={dynamic}");
+        assert_eq!(net.sessions_of(id), [HUB1]);
+        assert!(
+            !net.actions
+                .iter()
+                .any(|(t, _, a)| *t > established && *a == Action::Disconnect { peer: HUB1 }),
+            "dynamic={dynamic}: the session was torn down"
+        );
+        // Dynamic names are re-resolved for each probe, at growing intervals.
+        assert!(
+            resolves(&net) <= 20,
+            "dynamic={dynamic}: {} resolutions",
+            resolves(&net)
+        );
+    }
+}

@@ -228,3 +228,62 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Two blocks of one backup group under random events: no peer is ever used (attempted or
+    /// established) by both.
+    #[test]
+    fn backup_group_is_exclusive(
+        a in shape(),
+        b in shape(),
+        ops in proptest::collection::vec(op(), 0..60),
+    ) {
+        let mut net = Net::new();
+        let grouped = |s: &Shape, name: &str| {
+            let mut s = s.clone();
+            s.mode = 0;
+            let cfg = build(&s);
+            let mut bld = ClientConfig::builder(name)
+                .client_connect("Tunnel1")
+                .tunnel_source("Ethernet0/0")
+                .peer_reactivate(cfg.peer_reactivate())
+                .backup_group(1);
+            for p in cfg.peers() {
+                bld = bld.peer(p.clone());
+            }
+            bld.build().unwrap()
+        };
+        let ia = net.set.add(net.now, grouped(&a, "A"));
+        let ib = net.set.add(net.now, grouped(&b, "B"));
+        for o in ops {
+            match o {
+                Op::Advance(ms) => net.run_for(f64::from(ms) / 1000.0),
+                Op::KillNow(h) => net.hub_dies_now(HUBS[h]),
+                Op::SilentDeath(h) => net.hub(HUBS[h]).alive = false,
+                Op::Revive(h) => net.hub(HUBS[h]).alive = true,
+                Op::Refuse(h, r) => net.hub(HUBS[h]).refuse = r,
+                Op::Track(t, up) => net.track(t, up),
+                Op::Interface(i, up) => net.interface(IFACES[i], up),
+                Op::Connect | Op::Disconnect | Op::StrayUp(_) | Op::SpuriousDown(_) => {
+                    net.run_for(1.0);
+                }
+            }
+            let ca = net.set.client(ia).unwrap();
+            let cb = net.set.client(ib).unwrap();
+            let used_a: Vec<Ipv4Addr> =
+                [ca.active_peer(), ca.pending_peer()].into_iter().flatten().collect();
+            let used_b: Vec<Ipv4Addr> =
+                [cb.active_peer(), cb.pending_peer()].into_iter().flatten().collect();
+            for p in &used_a {
+                prop_assert!(!used_b.contains(p), "{} used by both blocks", p);
+            }
+            for (x, y) in [(ia, ib), (ib, ia)] {
+                for p in net.sessions_of(x) {
+                    prop_assert!(!net.sessions_of(y).contains(&p), "IKE sessions share {}", p);
+                }
+            }
+        }
+    }
+}

@@ -7,7 +7,7 @@ mod common;
 use std::net::Ipv4Addr;
 
 use common::{DpdConfig, HUB1, HUB2, Net};
-use flexclient::{ClientConfig, PeerConfig, State};
+use flexclient::{ClientConfig, State};
 
 const SHOW_BEFORE: &str = "\
 Profile : Flex_Client
@@ -29,14 +29,31 @@ const FAILOVER_LOG: &str = "\
 %CRYPTO-5-IKEV2_SESSION_STATUS: Crypto tunnel v2 is UP.  Peer 172.25.2.1:500 Id: 172.25.2.1
 %FLEXVPN-6-FLEXVPN_CONNECTION_UP: FlexVPN(Flex_Client) Client_public_addr = 172.16.2.2 Server_public_addr = 172.25.2.1 Assigned_Tunnel_v4_addr = 10.1.1.177";
 
+/// The client block of SCENARIO.md, verbatim, plus `tunnel source Ethernet0/0` of Tunnel1.
 fn spoke_config() -> ClientConfig {
-    ClientConfig::builder("Flex_Client")
-        .peer(PeerConfig::address(1, HUB1).unwrap())
-        .peer(PeerConfig::address(2, HUB2).unwrap())
-        .client_connect("Tunnel1")
+    let block = "
+ peer 1 172.25.1.1
+ peer 2 172.25.2.1
+ client connect Tunnel1
+";
+    let cfg = flexclient::config::parse_block("Flex_Client", block)
+        .unwrap()
         .tunnel_source("Ethernet0/0")
         .build()
-        .unwrap()
+        .unwrap();
+    let peers: Vec<_> = cfg
+        .peers()
+        .iter()
+        .map(|p| p.peer_address().clone())
+        .collect();
+    assert_eq!(
+        peers,
+        [
+            flexclient::PeerAddress::Ip(HUB1),
+            flexclient::PeerAddress::Ip(HUB2)
+        ]
+    );
+    cfg
 }
 
 fn run_scenario() -> (Net, flexclient::ClientId, std::time::Duration) {

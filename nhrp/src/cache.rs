@@ -1,12 +1,14 @@
 //! The NHRP cache: protocol prefix -> NBMA binding, with holding times.
 //!
-//! Entries are kept per prefix length, so a longest-prefix lookup is at most 33 ordered-map
-//! probes (fewer: empty lengths are skipped), and an expiry index makes the next deadline and
-//! the eviction victim O(log n). The cache never holds more than its limit: inserting into a
+//! Entries are kept per prefix length in hash maps with a fixed (unseeded) hasher, so a
+//! longest-prefix lookup is at most 33 probes (fewer: empty lengths are skipped); nothing
+//! iterates those maps without sorting, so outputs stay deterministic. An expiry index makes
+//! the next deadline and the eviction victim O(log n). The cache never holds more than its limit: inserting into a
 //! full cache evicts the entry that expires first; static entries are never evicted.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -72,10 +74,13 @@ pub struct CacheEntry {
     pub flags: EntryFlags,
 }
 
+/// A lookup-only map with a fixed hasher (deterministic, no random seed).
+type FixedMap = HashMap<u32, CacheEntry, BuildHasherDefault<DefaultHasher>>;
+
 /// The cache.
 #[derive(Debug, Clone)]
 pub struct Cache {
-    by_len: Vec<BTreeMap<u32, CacheEntry>>,
+    by_len: Vec<FixedMap>,
     expiry: BTreeSet<(Instant, Prefix)>,
     nonempty: u64,
     len: usize,
@@ -86,7 +91,7 @@ impl Cache {
     /// An empty cache holding at most `limit` entries (at least 1).
     pub fn new(limit: usize) -> Self {
         Self {
-            by_len: (0..=32).map(|_| BTreeMap::new()).collect(),
+            by_len: (0..=32).map(|_| FixedMap::default()).collect(),
             expiry: BTreeSet::new(),
             nonempty: 0,
             len: 0,

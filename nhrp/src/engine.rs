@@ -32,6 +32,8 @@ use crate::wire::{
 pub const MAX_QUEUE: usize = 4096;
 /// Most bytes of an erroneous packet quoted in an Error Indication.
 pub const MAX_ERROR_QUOTE: usize = 512;
+/// Most outstanding resolution requests; past this, new resolutions are refused and counted.
+pub const MAX_PENDING: usize = 1024;
 /// Most requesters remembered per local prefix (for purges).
 pub const MAX_ANSWERED: usize = 1024;
 
@@ -138,6 +140,8 @@ pub struct Stats {
     pub cache_evictions: u64,
     /// Resolution requests sent (new, retried or refresh).
     pub resolutions_sent: u64,
+    /// Resolutions refused because `MAX_PENDING` requests were outstanding.
+    pub resolutions_refused: u64,
 }
 
 /// A shortcut installed from a resolution reply.
@@ -285,7 +289,7 @@ impl Engine {
     ///
     /// # Errors
     /// [`ApiError::NoSuchEntry`].
-    pub fn remove_peer(&mut self, proto: Ipv4Addr) -> Result<(), ApiError> {
+    pub fn remove_peer(&mut self, _now: Instant, proto: Ipv4Addr) -> Result<(), ApiError> {
         self.cache
             .remove(&Prefix::host(proto))
             .map(|_| ())
@@ -505,8 +509,9 @@ impl Engine {
         FixedHeader::ipv4(self.cfg.hop_count)
     }
 
-    /// The standard request extensions, as FRR nhrpd and Cisco send them.
-    pub(crate) fn request_extensions() -> Vec<Extension> {
+    /// The standard request extensions, as FRR nhrpd and Cisco send them: Responder Address,
+    /// Forward and Reverse Transit NHS Record (compulsory, empty), Cisco NAT Address, End.
+    pub fn standard_request_extensions() -> Vec<Extension> {
         vec![
             Extension::compulsory(ExtValue::ResponderAddress(Vec::new())),
             Extension::compulsory(ExtValue::ForwardTransitNhs(Vec::new())),

@@ -91,11 +91,13 @@ impl Engine {
                 "resolution request for a foreign address",
             ));
         }
-        // Learn the requester (implicit entry), so a reply can be relayed back to it.
-        if self
-            .cache
-            .get(&Prefix::host(src))
-            .is_none_or(|e| e.kind != EntryType::Static)
+        // Learn the requester (implicit entry), so a reply can be relayed back to it; only
+        // from the requester itself, not from a server that forwarded its request.
+        if from == src_nbma
+            && self
+                .cache
+                .get(&Prefix::host(src))
+                .is_none_or(|e| e.kind != EntryType::Static)
         {
             let hold = request_holding(&pkt).unwrap_or(self.cfg.holding_time);
             let _ = self.cache_insert(CacheEntry {
@@ -254,8 +256,18 @@ impl Engine {
             } else {
                 Duration::from_secs(u64::from(c.holding_time))
             };
+            let prefix = Prefix::masked(proto, len);
+            // A client the tunnel layer already gave us stays static.
+            if self
+                .cache
+                .get(&prefix)
+                .is_some_and(|e| e.kind == EntryType::Static && e.nbma == Some(nbma))
+            {
+                c.code = CieCode::SUCCESS;
+                continue;
+            }
             let r = self.cache_insert(CacheEntry {
-                prefix: Prefix::masked(proto, len),
+                prefix,
                 kind: EntryType::Dynamic,
                 next_hop: Some(src),
                 nbma: Some(nbma),

@@ -45,6 +45,10 @@ impl Engine {
         {
             return false;
         }
+        if self.pending.len() >= crate::engine::MAX_PENDING {
+            self.stats.resolutions_refused += 1;
+            return false;
+        }
         let Some(to) = self
             .route(dst)
             .or_else(|| self.cfg.servers.first().copied())
@@ -107,7 +111,7 @@ impl Engine {
                     cies: vec![cie],
                 }),
             },
-            extensions: Some(Self::request_extensions()),
+            extensions: Some(Self::standard_request_extensions()),
         };
         self.stats.resolutions_sent += 1;
         self.send(to.nbma, &pkt);
@@ -133,7 +137,7 @@ impl Engine {
                         cies: vec![cie],
                     }),
                 },
-                extensions: Some(Self::request_extensions()),
+                extensions: Some(Self::standard_request_extensions()),
             };
             self.send(s.nbma, &pkt);
         }
@@ -380,20 +384,26 @@ impl Engine {
                 c.prefix_len
             };
             let purged = Prefix::masked(a, len);
+            // Only the station a shortcut points to may purge it (RFC 2332 §5.2.5: the purge
+            // comes from the station that supplied the information).
+            let sender = pkt.mandatory.src_proto.ipv4();
             let hit: Vec<Prefix> = self
                 .shortcuts
-                .keys()
-                .filter(|p| p.len() >= purged.len() && purged.contains(p.addr()))
-                .copied()
+                .iter()
+                .filter(|(p, s)| {
+                    p.len() >= purged.len()
+                        && purged.contains(p.addr())
+                        && (Some(s.peer.proto) == sender || s.peer.nbma == from)
+                })
+                .map(|(p, _)| *p)
                 .collect();
             for p in hit {
                 self.withdraw(&p, true);
             }
-            if self
-                .cache
-                .get(&purged)
-                .is_some_and(|e| e.kind != EntryType::Static)
-            {
+            if self.cache.get(&purged).is_some_and(|e| {
+                e.kind != EntryType::Static
+                    && (e.next_hop.is_some() && e.next_hop == sender || e.nbma == Some(from))
+            }) {
                 self.cache.remove(&purged);
             }
         }

@@ -321,3 +321,39 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn traffic_indication_flood_keeps_pending_requests_bounded() {
+    let t0 = epoch();
+    let mut cfg = Config::new(
+        2,
+        Ipv4Addr::new(10, 1, 1, 111),
+        Ipv4Addr::new(172, 16, 1, 1),
+    );
+    let hub = Peer::new(Ipv4Addr::new(10, 1, 1, 1), Ipv4Addr::new(172, 25, 1, 1));
+    cfg.servers = vec![hub];
+    cfg.cache_limit = 500;
+    let mut e = Engine::new(cfg, &mut ChaCha20Rng::seed_from_u64(9), t0).unwrap();
+    for i in 0..5000u32 {
+        let dst = Ipv4Addr::from(0xc0a8_0000 + i);
+        let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 192, 168, 1, 5];
+        ip.extend_from_slice(&dst.octets());
+        ip.extend_from_slice(&[0; 8]);
+        let ti = Packet {
+            header: FixedHeader::ipv4(1),
+            mandatory: Mandatory {
+                src_nbma: hub.nbma.into(),
+                src_nbma_sub: Address::empty(),
+                src_proto: hub.proto.into(),
+                dst_proto: Ipv4Addr::new(192, 168, 1, 5).into(),
+                body: Body::TrafficIndication(TrafficIndication::redirect(&ip)),
+            },
+            extensions: None,
+        };
+        e.handle_nhrp(t0, hub.nbma, &ti.emit().unwrap()).unwrap();
+        while e.poll_transmit().is_some() {}
+        assert!(e.pending_requests() <= nhrp::engine::MAX_PENDING);
+        assert!(e.cache().len() <= 500);
+    }
+    assert!(e.stats().resolutions_refused > 0);
+}

@@ -368,3 +368,97 @@ fn same_seed_same_transcript() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn redirect_is_rate_limited_per_flow_and_never_for_lan_traffic() {
+    let mut net = Net::scenario(Opts::default());
+    // Nothing settles between the packets, so they all take the hub path.
+    for _ in 0..5 {
+        assert_eq!(net.send_data(SPOKE1, a(H1), a(H2))[..2], ["spoke1", "hub1"]);
+    }
+    assert_eq!(net.nodes[HUB1].engine.stats().traffic_indications_sent, 1);
+    assert_eq!(
+        net.nodes[HUB1].engine.stats().traffic_indications_limited,
+        4
+    );
+    // Another destination behind the same spoke is another flow.
+    assert_eq!(
+        net.send_data(SPOKE1, a(H1), a("192.168.2.21"))[..2],
+        ["spoke1", "hub1"]
+    );
+    assert_eq!(net.nodes[HUB1].engine.stats().traffic_indications_sent, 2);
+    // The spoke itself never redirects what it originates (no ingress peer).
+    assert_eq!(net.nodes[SPOKE1].engine.stats().traffic_indications_sent, 0);
+}
+
+#[test]
+fn registered_spoke_is_answered_for_by_its_hub() {
+    let mut net = Net::scenario(Opts::default());
+    let now = net.now;
+    // Forget the session-learned entry first: the registration alone must teach hub 2.
+    net.nodes[HUB2]
+        .engine
+        .remove_peer(now, a("10.1.1.177"))
+        .unwrap();
+    assert!(
+        net.nodes[HUB2]
+            .engine
+            .cache()
+            .get(&Prefix::host(a("10.1.1.177")))
+            .is_none()
+    );
+    net.nodes[SPOKE2].engine.register(now);
+    net.settle();
+    // Hub 2 now holds a dynamic, authoritative entry learned from the registration.
+    let show = net.nodes[HUB2].engine.show(net.now);
+    assert!(show.contains("10.1.1.177/32 via 10.1.1.177"), "{show}");
+    let e = net.nodes[HUB2]
+        .engine
+        .cache()
+        .get(&Prefix::host(a("10.1.1.177")))
+        .unwrap();
+    assert_eq!(e.kind, nhrp::EntryType::Dynamic);
+    assert!(e.flags.authoritative);
+    let reply = net
+        .wire
+        .iter()
+        .filter(|(_, from, _, _)| *from == "hub2")
+        .filter_map(|(_, _, _, b)| Packet::parse(b).ok())
+        .find(|p| matches!(&p.mandatory.body, Body::Message(m) if m.kind == MessageKind::RegistrationReply))
+        .expect("registration reply");
+    let Body::Message(m) = reply.mandatory.body else {
+        unreachable!()
+    };
+    assert_eq!(m.cies[0].code, nhrp::wire::CieCode::SUCCESS);
+}
+
+#[test]
+fn purge_from_a_third_party_is_ignored() {
+    use nhrp::wire::{Address, Cie, FixedHeader, Mandatory, Message};
+    let mut net = Net::scenario(Opts::default());
+    establish(&mut net);
+    let forged = Packet {
+        header: FixedHeader::ipv4(16),
+        mandatory: Mandatory {
+            src_nbma: a("172.25.1.1").into(),
+            src_nbma_sub: Address::empty(),
+            src_proto: a("10.1.1.1").into(),
+            dst_proto: a("10.1.1.111").into(),
+            body: Body::Message(Message {
+                kind: MessageKind::PurgeRequest,
+                flags: 0,
+                request_id: 1,
+                cies: vec![Cie::new(24, 0, 0, None, Some(a("192.168.2.0")))],
+            }),
+        },
+        extensions: None,
+    };
+    let now = net.now;
+    net.nodes[SPOKE1]
+        .engine
+        .handle_nhrp(now, a("172.25.1.1"), &forged.emit().unwrap())
+        .unwrap();
+    net.drain();
+    assert!(net.nodes[SPOKE1].engine.shortcut_for(a(H2)).is_some());
+    assert_eq!(net.send_data(SPOKE1, a(H1), a(H2)), ["spoke1", "spoke2"]);
+}

@@ -1,7 +1,7 @@
 //! From received UPDATEs to shared [`RouteAttrs`], and back to path attributes.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, DefaultHasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -13,8 +13,54 @@ use crate::wire::{AsPath, Update};
 /// Lookup only (never iterated into output), with a fixed-key hasher.
 #[derive(Debug, Default)]
 pub struct AttrCache {
-    set: HashSet<Arc<RouteAttrs>, BuildHasherDefault<DefaultHasher>>,
+    set: HashSet<Arc<RouteAttrs>, BuildHasherDefault<FxHasher>>,
     gc_at: usize,
+}
+
+/// A small fixed-key multiplicative hasher (the rustc "Fx" scheme): fast for the many small
+/// writes of `RouteAttrs`, deterministic, lookup-only (never iterated into output).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut c = bytes.chunks_exact(8);
+        for x in &mut c {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(x);
+            self.add(u64::from_le_bytes(a));
+        }
+        for &b in c.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl AttrCache {

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use super::best_path::{BestCtx, compare};
 use super::{Path, RouteAttrs};
 use crate::wire::Ipv4Prefix;
@@ -10,8 +12,8 @@ use crate::wire::Ipv4Prefix;
 /// Candidate paths for one prefix.
 #[derive(Debug, Clone, Default)]
 pub struct Dest {
-    /// One path per source, sorted by source.
-    pub paths: Vec<Path>,
+    /// One path per source, sorted by source (inline when there is only one).
+    pub paths: SmallVec<[Path; 1]>,
     /// Index of the best path in `paths`.
     pub best: Option<u32>,
 }

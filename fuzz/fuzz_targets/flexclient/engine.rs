@@ -93,7 +93,10 @@ fn drain(c: &mut Client, sessions: &mut BTreeSet<Ipv4Addr>) {
             sessions.remove(&peer);
         }
     }
-    assert!(sessions.len() <= 1, "two sessions after the drain: {sessions:?}");
+    assert!(
+        sessions.len() <= 1,
+        "two sessions after the drain: {sessions:?}"
+    );
     if c.state() == State::Active {
         let p = c.active_peer().expect("active peer");
         assert!(sessions.contains(&p), "active on {p} without a session");
@@ -116,7 +119,10 @@ fuzz_target!(|case: Case| {
                 drain(&mut c, &mut sessions);
             }
         }
-        assert!(c.poll_timeout().is_none_or(|t| t > now), "timers never settle");
+        assert!(
+            c.poll_timeout().is_none_or(|t| t > now),
+            "timers never settle"
+        );
         let hub = |h: u8| HUBS[usize::from(h) % 3];
         match input {
             Input::Up(h, assigned) => {
@@ -139,7 +145,7 @@ fuzz_target!(|case: Case| {
             Input::Interface(second, up) => {
                 c.handle_interface(now, IFACES[usize::from(second)], up);
             }
-            Input::Resolved(a) => c.handle_resolved(now, "hub.example.net", a.map(|h| hub(h))),
+            Input::Resolved(a) => c.handle_resolved(now, "hub.example.net", a.map(hub)),
             Input::Connect => {
                 let _ = c.connect(now);
             }

@@ -163,6 +163,7 @@ pub(crate) enum Req {
 pub(crate) struct InitSent {
     ni: Vec<u8>,
     dh: DhSecret,
+    ke_pub: Vec<u8>,
     cookie: Option<Vec<u8>>,
     msg1: Vec<u8>,
     restarts: u8,
@@ -398,7 +399,7 @@ impl Sa {
             .first()
             .map(|s| s.dh)
             .ok_or(Error::NoProposalChosen)?;
-        let (dh, _) = DhSecret::generate(group, ctx.rng);
+        let (dh, ke_pub) = DhSecret::generate(group, ctx.rng);
         let ni = nonce(ctx.rng);
         let mut sa = Self {
             handle,
@@ -424,6 +425,7 @@ impl Sa {
         let st = InitSent {
             ni,
             dh,
+            ke_pub,
             cookie: None,
             msg1: Vec::new(),
             restarts: 0,
@@ -449,7 +451,7 @@ impl Sa {
         )));
         payloads.push(Payload::Ke(KeyExchange {
             group: wire::DhGroup(st.dh.group().transform_id()),
-            data: st.dh.public(),
+            data: st.ke_pub.clone(),
         }));
         payloads.push(Payload::Nonce(st.ni.clone()));
         payloads.push(notify(
@@ -747,7 +749,7 @@ impl Sa {
             match want {
                 Some(g) if st.restarts < MAX_RESTARTS && g != st.dh.group() => {
                     st.restarts += 1;
-                    st.dh = DhSecret::generate(g, ctx.rng).0;
+                    (st.dh, st.ke_pub) = DhSecret::generate(g, ctx.rng);
                     self.send_init(now, ctx, *st)
                         .map_err(InputError::Exchange)?;
                 }
@@ -1014,7 +1016,12 @@ impl Sa {
             };
             let (suite, spi_out, _) =
                 proposal::esp_suite_of(one).ok_or(Some(Error::NoProposalChosen))?;
-            if !self.policy.esp_proposals.contains(&suite) || tsi.is_empty() || tsr.is_empty() {
+            let offered = self
+                .policy
+                .esp_proposals
+                .iter()
+                .any(|s| (s.encr, s.integ, s.esn) == (suite.encr, suite.integ, suite.esn));
+            if !offered || tsi.is_empty() || tsr.is_empty() {
                 return Err(Some(Error::NoProposalChosen));
             }
             Ok((suite, spi_out, tsi.to_vec(), tsr.to_vec()))
@@ -2275,17 +2282,19 @@ impl Sa {
         self.with_est(|sa, est| {
             if fire_dpd && let Some(d) = dpd {
                 let last_in = est.last_rx.max(est.traffic_rx.unwrap_or(est.last_rx));
-                let idle = now.saturating_duration_since(last_in) >= d.interval;
-                let wanted = if d.on_demand {
-                    idle && est.traffic_sent.is_some_and(|s| s > last_in)
+                let due = last_in + d.interval;
+                if now < due {
+                    sa.timers.set(Timer::Dpd, due);
                 } else {
-                    idle
-                };
-                if wanted && !est.queue.contains(&Req::Dpd) && est.pending.is_none() {
-                    est.queue.push_back(Req::Dpd);
-                }
-                if !d.on_demand || !wanted {
-                    sa.timers.set(Timer::Dpd, last_in.max(now) + d.interval);
+                    // Periodic: whenever idle. On demand: only when we sent traffic and
+                    // heard nothing since (IOS `dpd <interval> <retry> on-demand`).
+                    let wanted = !d.on_demand || est.traffic_sent.is_some_and(|s| s > last_in);
+                    if wanted && !est.queue.contains(&Req::Dpd) && est.pending.is_none() {
+                        est.queue.push_back(Req::Dpd);
+                    }
+                    if !d.on_demand {
+                        sa.timers.set(Timer::Dpd, now + d.interval);
+                    }
                 }
             }
             if fire_ike && !est.queue.contains(&Req::RekeyIke) {

@@ -160,9 +160,9 @@ impl Pair {
         self.in_flight.push((self.now + self.latency, to_b, t));
     }
 
-    /// Delivers everything due, then advances the clock to the next deadline.
-    /// Returns false when nothing is left to do.
-    pub(crate) fn step(&mut self) -> bool {
+    /// Delivers everything due, then advances the clock to the next deadline (at most
+    /// `limit`). Returns false when nothing is left to do before `limit`.
+    fn step_until(&mut self, limit: Instant) -> bool {
         self.collect();
         let now = self.now;
         let mut due = Vec::new();
@@ -177,7 +177,10 @@ impl Pair {
         for (_, to_b, t) in due {
             if to_b {
                 self.delivered_to_b += 1;
-                let _ = self.b.handle_datagram(now, t.remote, t.local, &t.payload);
+                let r = self.b.handle_datagram(now, t.remote, t.local, &t.payload);
+                if std::env::var_os("PAIR_DEBUG").is_some() {
+                    eprintln!("b <- {} bytes: {r:?}", t.payload.len());
+                }
             } else {
                 self.delivered_to_a += 1;
                 let dst = self.nat_in(t.remote);
@@ -194,40 +197,35 @@ impl Pair {
         .flatten()
         .min();
         match next {
-            Some(t) => {
+            Some(t) if t <= limit => {
                 self.now = self.now.max(t);
                 self.a.handle_timeout(self.now);
                 self.b.handle_timeout(self.now);
+                self.collect();
                 true
             }
-            None => false,
+            _ => {
+                self.now = self.now.max(limit);
+                self.a.handle_timeout(self.now);
+                self.b.handle_timeout(self.now);
+                self.collect();
+                false
+            }
         }
     }
 
-    /// Steps until `until` (virtual time since epoch).
+    /// One step, with no limit on how far the clock moves.
+    pub(crate) fn step(&mut self) -> bool {
+        let far = self.now + Duration::from_secs(86_400);
+        self.step_until(far)
+    }
+
+    /// Runs for `d` of virtual time.
     pub(crate) fn run_for(&mut self, d: Duration) {
         let end = self.now + d;
         for _ in 0..1_000_000 {
-            let next = [
-                self.a.poll_timeout(),
-                self.b.poll_timeout(),
-                self.in_flight.iter().map(|x| x.0).min(),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            match next {
-                Some(t) if t <= end => {
-                    self.step();
-                }
-                _ => {
-                    self.collect();
-                    self.now = end;
-                    self.a.handle_timeout(end);
-                    self.b.handle_timeout(end);
-                    self.collect();
-                    return;
-                }
+            if !self.step_until(end) && self.now >= end {
+                return;
             }
         }
         panic!("run_for did not finish");

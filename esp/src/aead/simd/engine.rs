@@ -164,19 +164,43 @@ macro_rules! gcm_engine {
             for c in chunks {
                 acc = ghash_chunk(k, acc, c);
             }
-            let mut fb = [0u8; AAD_INLINE + CH + 16];
+            // [pad zero blocks][aad][ct][lens], `pad < W` making a whole number of vectors;
+            // hashed straight from this buffer in groups of at most `B` vectors, the first
+            // group the shortest, one reduction per group.
             let a = aad.len().div_ceil(16) * 16;
             let c = ct.len().div_ceil(16) * 16;
-            if let Some(d) = fb.get_mut(..aad.len()) {
+            let m = (a + c) / 16 + 1;
+            let nv = m.div_ceil(W);
+            let pad = nv * W - m;
+            let o = pad * 16;
+            let mut fb = [0u8; AAD_INLINE + CH + 16 + VB];
+            if let Some(d) = fb.get_mut(o..o + aad.len()) {
                 d.copy_from_slice(aad);
             }
-            if let Some(d) = fb.get_mut(a..a + ct.len()) {
+            if let Some(d) = fb.get_mut(o + a..o + a + ct.len()) {
                 d.copy_from_slice(ct);
             }
-            if let Some(d) = fb.get_mut(a + c..a + c + 16) {
+            if let Some(d) = fb.get_mut(o + a + c..o + a + c + 16) {
                 d.copy_from_slice(lens);
             }
-            ghash_bytes(k, acc, fb.get(..a + c + 16).unwrap_or(&[]))
+            let mut vecs = fb.as_chunks::<VB>().0.iter().take(nv);
+            let mut left = nv;
+            let mut lane = pad;
+            while left > 0 {
+                let g = left - B * ((left - 1) / B);
+                let mut p = (vzero(), vzero(), vzero());
+                for (j, d) in vecs.by_ref().take(g).enumerate() {
+                    let mut x = vbswap(vload(d));
+                    if j == 0 {
+                        x = vxor(x, vlane(acc, lane));
+                    }
+                    mac(&mut p, x, k, HP - g * W + j * W);
+                }
+                acc = finish(p);
+                left -= g;
+                lane = 0;
+            }
+            acc
         }
 
         /// Counter vector `j` of a chunk whose first block has counter `ctr`.
@@ -250,6 +274,13 @@ macro_rules! gcm_engine {
             for x in s.iter_mut().take(nv) {
                 *x = venclast(*x, ks.rk[NR]);
             }
+            xor_partial(data, &s);
+        }
+
+        /// XORs `data` (at most one chunk) with the keystream vectors `s`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn xor_partial(data: &mut [u8], s: &[V; B]) {
             let (full, rest) = data.as_chunks_mut::<VB>();
             for (d, x) in full.iter_mut().zip(s.iter()) {
                 vstore(d, vxor(vload(d), *x));
@@ -302,10 +333,17 @@ macro_rules! gcm_engine {
                 ctr = vadd32(ctr, chunk_step());
                 xor_store(cur, &s);
             }
-            if let Some(last) = chunks.last() {
-                acc = ghash_chunk(k, acc, last);
+            match chunks.last() {
+                // The GHASH of the last full chunk runs between the AES rounds of the tail's
+                // counter blocks (a whole chunk of them: the latency is the same).
+                Some(last) if !tail.is_empty() => {
+                    let (s, a) = chunk_enc_ghash::<NR>(&ks, k, ctr, Some(last), acc);
+                    acc = a;
+                    xor_partial(tail, &s);
+                }
+                Some(last) => acc = ghash_chunk(k, acc, last),
+                None => ctr_tail::<NR>(&ks, ctr, tail),
             }
-            ctr_tail::<NR>(&ks, ctr, tail);
             let aad_in: &[u8] = if inline_aad { aad } else { &[] };
             acc = ghash_final(k, acc, aad_in, tail, &lens);
             common::tag(acc, ej0)

@@ -22,6 +22,7 @@ mod x256;
 mod x512;
 
 /// Output tags of `seal_many`, or given tags and verdicts of `open_many`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(super) enum Tags<'a> {
     /// Tags written by seal.
     Seal(&'a mut [[u8; 16]]),
