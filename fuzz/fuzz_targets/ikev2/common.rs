@@ -23,7 +23,10 @@ pub const HUB_NAT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(172, 25
 pub const SPOKE: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(172, 16, 2, 2)), 500);
 
 /// The fuzz target's one clock read.
-#[allow(clippy::disallowed_methods, reason = "the fuzz target's one clock read")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the fuzz target's one clock read"
+)]
 pub fn epoch() -> Instant {
     Instant::now()
 }
@@ -103,12 +106,7 @@ pub fn spoke(now: Instant, seed: u64) -> (Ep, Option<SaHandle>) {
 
 /// Drains both endpoints into each other until neither has anything to send. Every datagram
 /// is also handed to `seen` (from the spoke: true). Returns how many datagrams moved.
-pub fn pump(
-    now: Instant,
-    a: &mut Ep,
-    b: &mut Ep,
-    mut seen: impl FnMut(bool, &Transmit),
-) -> usize {
+pub fn pump(now: Instant, a: &mut Ep, b: &mut Ep, mut seen: impl FnMut(bool, &Transmit)) -> usize {
     let mut moved = 0;
     for _ in 0..16 {
         let mut progress = false;

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
+use ikev2::SaHandle;
 use ikev2::crypto::SkCipher;
 use ikev2::wire::{self, Encrypted, ExchangeType, Flags, Header, Message, Payload, PayloadType};
-use ikev2::SaHandle;
 use libfuzzer_sys::fuzz_target;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -45,7 +45,10 @@ struct Request {
     wait_ms: u16,
 }
 
-fn snapshot(e: &Ep) -> Vec<(SaHandle, &'static str, Vec<(u32, u32)>)> {
+/// Every SA: handle, state, Child SA SPI pairs.
+type Snapshot = Vec<(SaHandle, &'static str, Vec<(u32, u32)>)>;
+
+fn snapshot(e: &Ep) -> Snapshot {
     e.handles()
         .into_iter()
         .filter_map(|h| e.sa_info(h).map(|i| (h, i.state, i.children)))
@@ -79,7 +82,9 @@ fuzz_target!(|reqs: Vec<Request>| {
     let mut now = common::epoch();
     let cap = Arc::new(Capture::default());
     let mut hub = common::hub(now, 1, cap.clone());
-    let (mut spoke, Some(sh)) = common::spoke(now, 2) else { return };
+    let (mut spoke, Some(sh)) = common::spoke(now, 2) else {
+        return;
+    };
     common::pump(now, &mut spoke, &mut hub, |_, _| {});
     assert!(common::established(&spoke, sh), "handshake failed");
     let Some(keys) = cap.0.lock().ok().and_then(|v| v.first().cloned()) else {
@@ -111,8 +116,18 @@ fuzz_target!(|reqs: Vec<Request>| {
             let last = d.len() - 1 - usize::from(x % 8);
             d[last] ^= 1 << (x % 8);
         }
-        let from = if r.from_elsewhere { elsewhere } else if to_spoke { HUB } else { SPOKE };
-        let (target, local) = if to_spoke { (&mut spoke, SPOKE) } else { (&mut hub, HUB) };
+        let from = if r.from_elsewhere {
+            elsewhere
+        } else if to_spoke {
+            HUB
+        } else {
+            SPOKE
+        };
+        let (target, local) = if to_spoke {
+            (&mut spoke, SPOKE)
+        } else {
+            (&mut hub, HUB)
+        };
         let before = snapshot(target);
         let fails = target.stats().integrity_failures;
         let res = target.handle_datagram(now, local, from, &d);
@@ -139,7 +154,10 @@ fuzz_target!(|reqs: Vec<Request>| {
         now += Duration::from_millis(u64::from(r.wait_ms));
         for e in [&mut hub, &mut spoke] {
             e.handle_timeout(now);
-            assert!(e.poll_timeout().is_none_or(|t| t > now), "timers never settle");
+            assert!(
+                e.poll_timeout().is_none_or(|t| t > now),
+                "timers never settle"
+            );
             while e.poll_transmit().is_some() {}
             common::drain_events(e);
         }

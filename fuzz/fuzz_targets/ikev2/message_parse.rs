@@ -25,14 +25,15 @@ fuzz_target!(|data: &[u8]| {
         roundtrip(ike);
     }
     // A chain as found inside an SK payload: first byte = first payload type.
-    if let Some((&first, rest)) = data.split_first() {
-        if let Ok(chain) = wire::parse_chain(PayloadType(first), rest) {
-            let (ty, bytes) = wire::emit_chain(&chain).expect("a parsed chain emits");
-            if !chain.is_empty() {
-                assert_eq!(ty, PayloadType(first));
-            }
-            assert_eq!(bytes.len(), rest.len(), "chain length not conserved");
-            assert_eq!(wire::parse_chain(ty, &bytes).expect("emitted chain parses"), chain);
+    if let Some((&first, rest)) = data.split_first()
+        && let Ok(chain) = wire::parse_chain(PayloadType(first), rest)
+    {
+        let (ty, bytes) = wire::emit_chain(&chain).expect("a parsed chain emits");
+        if !chain.is_empty() {
+            assert_eq!(ty, PayloadType(first));
         }
+        assert_eq!(bytes.len(), rest.len(), "chain length not conserved");
+        let again = wire::parse_chain(ty, &bytes).expect("emitted chain parses");
+        assert_eq!(again, chain);
     }
 });

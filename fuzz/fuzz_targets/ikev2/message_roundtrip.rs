@@ -14,7 +14,9 @@ use libfuzzer_sys::fuzz_target;
 /// payload without proposals (emitted as an empty SA payload, which `parse` refuses).
 fn known_gap(m: &Message) -> bool {
     m.header.minor_version > 15
-        || m.payloads.iter().any(|p| matches!(p, Payload::Sa(sa) if sa.proposals.is_empty()))
+        || m.payloads
+            .iter()
+            .any(|p| matches!(p, Payload::Sa(sa) if sa.proposals.is_empty()))
 }
 
 fuzz_target!(|m: Message| {
@@ -29,18 +31,32 @@ fuzz_target!(|m: Message| {
         Err(e) => {
             // An unknown payload marked critical is refused on receipt (RFC 7296 2.5); a value
             // with such a payload (or a known type dressed as unknown) cannot come back.
-            let odd = m.payloads.iter().any(|p| matches!(p, Payload::Unknown { .. }));
+            let odd = m
+                .payloads
+                .iter()
+                .any(|p| matches!(p, Payload::Unknown { .. }));
             assert!(odd, "emit gave bytes that do not parse: {e} ({m:?})");
             return;
         }
     };
-    assert_eq!(parsed.emit().expect("emits twice"), bytes, "emit not stable");
+    assert_eq!(
+        parsed.emit().expect("emits twice"),
+        bytes,
+        "emit not stable"
+    );
     let reserved = m.header.flags.0 & !(Flags::INITIATOR | Flags::RESPONSE | Flags::VERSION) != 0;
-    let odd = m.payloads.iter().any(|p| matches!(p, Payload::Unknown { .. }));
+    let odd = m
+        .payloads
+        .iter()
+        .any(|p| matches!(p, Payload::Unknown { .. }));
     if !reserved && !odd && parsed != m {
         // Report what differs first, which is what a bug report needs.
         assert_eq!(parsed.header, m.header, "header does not round-trip");
-        let at = m.payloads.iter().zip(&parsed.payloads).position(|(a, b)| a != b);
+        let at = m
+            .payloads
+            .iter()
+            .zip(&parsed.payloads)
+            .position(|(a, b)| a != b);
         panic!("parse(emit(m)) != m at payload {at:?}:\n{m:?}\n{parsed:?}");
     }
 });

@@ -43,7 +43,11 @@ fn attacker(from: u8) -> SocketAddr {
     }
     SocketAddr::new(
         IpAddr::V4(Ipv4Addr::new(198, 18, from >> 4, from & 0x0f)),
-        if from & 1 == 0 { 500 } else { 4500 + u16::from(from) },
+        if from & 1 == 0 {
+            500
+        } else {
+            4500 + u16::from(from)
+        },
     )
 }
 
@@ -91,7 +95,10 @@ fuzz_target!(|input: (bool, Vec<Step>)| {
                     hub.handle_timeout(now);
                     spoke.handle_timeout(now);
                 }
-                assert!(hub.poll_timeout().is_none_or(|t| t > now), "hub timers never settle");
+                assert!(
+                    hub.poll_timeout().is_none_or(|t| t > now),
+                    "hub timers never settle"
+                );
             }
             Step::Pump => {}
         }
@@ -112,13 +119,16 @@ fuzz_target!(|input: (bool, Vec<Step>)| {
                 }
             });
         }
-        assert!(hub.half_open() <= 8, "half-open {} above the limit", hub.half_open());
+        assert!(
+            hub.half_open() <= 8,
+            "half-open {} above the limit",
+            hub.half_open()
+        );
         if hub_handle.is_none() {
-            hub_handle = hub
-                .handles()
-                .into_iter()
-                .find(|h| hub.sa_info(*h).is_some_and(|i| i.remote.ip() == SPOKE.ip()
-                    && i.state == "Established"));
+            hub_handle = hub.handles().into_iter().find(|h| {
+                hub.sa_info(*h)
+                    .is_some_and(|i| i.remote.ip() == SPOKE.ip() && i.state == "Established")
+            });
         }
         let both = common::established(&spoke, handle)
             && hub_handle.is_some_and(|h| common::established(&hub, h));

@@ -93,7 +93,10 @@ fuzz_target!(|inp: Input| {
     assert_eq!(&opened[..], &inp.inner[..], "open(seal(x)) != x");
     // Every byte before the ICV is authenticated (the prefix as received, IV, ciphertext)
     // and the ICV itself is checked: no flipped datagram may open.
-    assert!(inp.flip.is_none(), "a datagram with a flipped bit authenticated");
+    assert!(
+        inp.flip.is_none(),
+        "a datagram with a flipped bit authenticated"
+    );
     if let Ok(chain) = wire::parse_chain(sk.first_inner, &opened) {
         let (ty, bytes) = wire::emit_chain(&chain).expect("a parsed chain emits");
         if !chain.is_empty() {
