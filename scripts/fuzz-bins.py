@@ -16,7 +16,7 @@ out = [head]
 for d in sorted(p for p in (root / "fuzz_targets").iterdir() if p.is_dir()):
     crate = d.name.replace("-lite", "")
     out.append(f"\n# {d.name}\n")
-    for f in sorted(d.glob("*.rs")):
+    for f in sorted(f for f in d.glob("*.rs") if "fuzz_target!" in f.read_text()):
         out.append(
             f'[[bin]]\nname = "{crate}_{f.stem}"\npath = "fuzz_targets/{d.name}/{f.name}"\n'
             "test = false\ndoc = false\nbench = false\n\n"

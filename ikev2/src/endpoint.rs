@@ -43,6 +43,8 @@ pub struct Stats {
     pub no_proposal_sent: u64,
     /// IKE_SA_INIT requests dropped at the half-open limit.
     pub half_open_refused: u64,
+    /// IKE_SA_INIT requests redirected (RFC 5685).
+    pub redirects_sent: u64,
     /// Retransmitted IKE_SA_INIT requests answered from the half-open SA.
     pub init_replays: u64,
     /// Exchanges that failed.
@@ -342,6 +344,24 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
                 "IKE_SA_INIT without SA, KE or Ni",
             )));
         };
+        // RFC 5685 section 4.2: redirect at IKE_SA_INIT, statelessly.
+        if let Some(gw) = self.config.redirect_to
+            && msg
+                .payloads
+                .iter()
+                .any(|p| matches!(p, Payload::Notify(n) if n.ty == NotifyType::REDIRECT_SUPPORTED))
+        {
+            let mut data = crate::sa::fsm::gw_ident(gw);
+            data.extend_from_slice(ni);
+            self.stateless(
+                local,
+                remote,
+                spi_i,
+                Notify::new(NotifyType::REDIRECT, data),
+            );
+            self.stats.redirects_sent += 1;
+            return Err(InputError::Answered);
+        }
         // Cookies (RFC 7296 section 2.6), with a rotating secret.
         if now >= self.cookie_rotate_at {
             let v = self.cookie.version().wrapping_add(1);
@@ -682,6 +702,12 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
                 .map(|e| e.children.iter().map(|c| (c.spi_in, c.spi_out)).collect())
                 .unwrap_or_default(),
         })
+    }
+
+    /// For the fuzzing harness.
+    #[cfg(fuzzing)]
+    pub(crate) fn sa_mut(&mut self, h: SaHandle) -> Option<&mut Sa> {
+        self.sas.get_mut(&h)
     }
 
     /// Handles of all SAs.

@@ -99,6 +99,12 @@ fn psk_handshake_assigns_pool_address() {
     assert_eq!(p.b.half_open(), 0);
     // 4 datagrams: no retransmission on a clean link.
     assert_eq!(p.transcript.len(), 4);
+    // Seeds for the fuzz corpus: IKEV2_DUMP_SEEDS=<dir> cargo test -p ikev2 --test handshake
+    if let Some(dir) = std::env::var_os("IKEV2_DUMP_SEEDS") {
+        for (i, (_, _, b)) in p.transcript.iter().enumerate() {
+            std::fs::write(std::path::Path::new(&dir).join(format!("msg{i}.bin")), b).unwrap();
+        }
+    }
 }
 
 #[test]
@@ -390,4 +396,52 @@ fn unreachable_responder_gives_up() {
     );
     // 1 + 5 retransmissions.
     assert_eq!(p.transcript.len(), 6);
+}
+
+#[test]
+fn fragmented_ike_auth_both_ways() {
+    let mut hub = hub_policy();
+    hub.fragment_size = Some(200);
+    let mut spoke = spoke_policy();
+    spoke.fragment_size = Some(200);
+    let mut p = Pair::new(13, responder_config(hub));
+    p.loss_permille = 0;
+    let h = p.a.connect(p.now, p.peer_config(spoke)).unwrap();
+    p.settle();
+    assert_children_match(&p);
+    // IKE_AUTH went as several SKF messages each way, none above 200 bytes.
+    let skf: Vec<_> = p
+        .transcript
+        .iter()
+        .filter(|(_, _, b)| b.get(16) == Some(&53))
+        .collect();
+    assert!(
+        skf.iter().filter(|(_, a, _)| *a).count() >= 2,
+        "{}",
+        p.transcript.len()
+    );
+    assert!(skf.iter().filter(|(_, a, _)| !*a).count() >= 2);
+    assert!(skf.iter().all(|(_, _, b)| b.len() <= 200));
+    // A fragmented request retransmitted after a lost response is answered once.
+    p.a.dpd(p.now, h).unwrap();
+    p.settle();
+    assert!(!p.a_has(|e| matches!(e, Event::PeerDead { .. })));
+}
+
+#[test]
+fn fragmented_with_loss() {
+    let mut hub = hub_policy();
+    hub.fragment_size = Some(150);
+    let mut spoke = spoke_policy();
+    spoke.fragment_size = Some(150);
+    let mut p = Pair::new(14, responder_config(hub));
+    p.loss_permille = 250;
+    p.a.connect(p.now, p.peer_config(spoke)).unwrap();
+    p.run_for(Duration::from_secs(60));
+    assert_children_match(&p);
+    assert!(
+        p.a_has(|e| matches!(e, Event::ChildSaInstalled { .. })),
+        "{:?}",
+        p.events_a
+    );
 }

@@ -7,7 +7,9 @@ use bgp_lite::wire::{DecodeCtx, MAX_MESSAGE_LEN};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&chunk, rest)) = data.split_first() else { return };
+    let Some((&chunk, rest)) = data.split_first() else {
+        return;
+    };
     let chunk = usize::from(chunk).max(1);
     let all = |f: &mut Framer| {
         let mut v = Vec::new();

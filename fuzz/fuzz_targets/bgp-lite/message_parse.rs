@@ -6,8 +6,12 @@ use bgp_lite::wire::{DecodeCtx, Message};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&b, rest)) = data.split_first() else { return };
-    let ctx = DecodeCtx { four_octet_as: b & 1 == 1 };
+    let Some((&b, rest)) = data.split_first() else {
+        return;
+    };
+    let ctx = DecodeCtx {
+        four_octet_as: b & 1 == 1,
+    };
     if let Ok(m) = Message::parse(rest, &ctx) {
         let _ = m.to_string();
     }

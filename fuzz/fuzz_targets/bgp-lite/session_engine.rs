@@ -34,12 +34,22 @@ fuzz_target!(|inputs: Vec<(u8, Input)>| {
     c.neighbors.insert(peer, n);
     c.networks.push("192.168.0.0/24".parse().unwrap());
     let mut sp = Speaker::new(c, t0).unwrap();
-    sp.set_route_table(t0, [IgpRoute { prefix: "192.168.0.0/24".parse().unwrap(), metric: 0 }]);
+    sp.set_route_table(
+        t0,
+        [IgpRoute {
+            prefix: "192.168.0.0/24".parse().unwrap(),
+            metric: 0,
+        }],
+    );
     let local: SocketAddr = "10.0.0.1:179".parse().unwrap();
     let remote: SocketAddr = "10.0.0.2:40000".parse().unwrap();
     let mut conn = ConnId(1);
-    let mut hs = Message::Open(Open::new(65001, 90, Ipv4Addr::new(10, 0, 0, 2))).to_bytes(&DecodeCtx::default()).unwrap();
-    Message::Keepalive.emit(&DecodeCtx::default(), &mut hs).unwrap();
+    let mut hs = Message::Open(Open::new(65001, 90, Ipv4Addr::new(10, 0, 0, 2)))
+        .to_bytes(&DecodeCtx::default())
+        .unwrap();
+    Message::Keepalive
+        .emit(&DecodeCtx::default(), &mut hs)
+        .unwrap();
     sp.handle_connected(t0, conn, local, remote).unwrap();
     sp.handle_stream_data(t0, conn, &hs).unwrap();
     let mut now = t0;
@@ -74,7 +84,10 @@ fuzz_target!(|inputs: Vec<(u8, Input)>| {
         if let Some(t) = sp.poll_timeout() {
             assert!(t + Duration::from_secs(1) >= now - Duration::from_secs(1) || t <= now);
         }
-        assert!(sp.neighbor_state(peer).is_some(), "configured neighbor never disappears");
+        assert!(
+            sp.neighbor_state(peer).is_some(),
+            "configured neighbor never disappears"
+        );
         assert!(sp.loc_rib().len() <= 100_000);
     }
 });

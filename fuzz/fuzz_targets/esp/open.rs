@@ -28,7 +28,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let esn = sel & 2 != 0;
-    let mode = if sel & 4 != 0 { Mode::Tunnel } else { Mode::Transport };
+    let mode = if sel & 4 != 0 {
+        Mode::Tunnel
+    } else {
+        Mode::Transport
+    };
     let mut rx = InboundSa::new(params(esn, mode)).expect("inbound");
     let (mut buf, expect) = if sel & 1 == 1 {
         (rest.to_vec(), None)

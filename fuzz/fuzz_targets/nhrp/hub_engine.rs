@@ -13,9 +13,20 @@ use nhrp::{Forwarded, Peer};
 
 #[derive(Debug, Arbitrary)]
 enum Input {
-    Bytes { from: u8, bytes: Vec<u8> },
-    Packet { from: u8, packet: nhrp::Packet },
-    Forwarded { ingress: Option<u8>, egress: u8, src: u8, dst: u8 },
+    Bytes {
+        from: u8,
+        bytes: Vec<u8>,
+    },
+    Packet {
+        from: u8,
+        packet: nhrp::Packet,
+    },
+    Forwarded {
+        ingress: Option<u8>,
+        egress: u8,
+        src: u8,
+        dst: u8,
+    },
     Timeout,
     AddPeer(u8),
     TunnelDown(u8),
@@ -43,10 +54,24 @@ fuzz_target!(|steps: Vec<(u16, Input)>| {
                     let _ = e.handle_nhrp(now, peer(from).nbma, &b);
                 }
             }
-            Input::Forwarded { ingress, egress, src, dst } => {
-                let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 192, 168, 1, src, 192, 168, 2, dst];
+            Input::Forwarded {
+                ingress,
+                egress,
+                src,
+                dst,
+            } => {
+                let mut ip = vec![
+                    0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 192, 168, 1, src, 192, 168, 2, dst,
+                ];
                 ip.extend_from_slice(&[0; 8]);
-                let _ = e.handle_forwarded(now, Forwarded { ingress: ingress.map(peer), egress: peer(egress), packet: &ip });
+                let _ = e.handle_forwarded(
+                    now,
+                    Forwarded {
+                        ingress: ingress.map(peer),
+                        egress: peer(egress),
+                        packet: &ip,
+                    },
+                );
             }
             Input::Timeout => {
                 if e.poll_timeout().is_some_and(|t| t <= now) {
