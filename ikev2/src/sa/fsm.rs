@@ -2385,10 +2385,11 @@ impl Sa {
                     Some((peer_spi, IkeCore::new(keys, true).ok()?))
                 })();
                 let Some((peer_spi, core)) = res else {
-                    // Try again later.
-                    if let Some(r) = self.policy.ike_rekey {
-                        self.timers.set(Timer::RekeyIke, now + r / 2);
-                    }
+                    // Refused (TEMPORARY_FAILURE during a collision, or any error): retry
+                    // after a random delay of 1-10 s (RFC 7296 section 2.25), so that two
+                    // peers that collided do not collide again.
+                    let jitter = Duration::from_millis(1000 + u64::from(ctx.rng.next_u32() % 9000));
+                    self.timers.set(Timer::RekeyIke, now + jitter);
                     return None;
                 };
                 self.switch_ike(ctx, est, spi, peer_spi, true, core, now);
