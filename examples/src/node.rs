@@ -1645,18 +1645,6 @@ impl Node {
         while let Some(e) = flex.poll_event() {
             events.push(e);
         }
-        // IOS prints the tunnel's line protocol change before the session lines of the same
-        // event (SCENARIO.md's failover log); the block emits it after them, so move it first.
-        if let Some(pos) = events.iter().position(|e| {
-            matches!(e, flexclient::Event::Syslog(l) if l.starts_with("%LINEPROTO-5-UPDOWN") && l.ends_with("state to up"))
-        }) {
-            let line_up = events.remove(pos);
-            let first = events
-                .iter()
-                .position(|e| matches!(e, flexclient::Event::Syslog(l) if l.starts_with("%CRYPTO-5-IKEV2_SESSION_STATUS") && l.contains(" UP.")))
-                .unwrap_or(pos);
-            events.insert(first.min(pos), line_up);
-        }
         let tunnel = flex.config().tunnel().to_owned();
         for e in events {
             match e {
