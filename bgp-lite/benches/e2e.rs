@@ -178,6 +178,14 @@ fn bench(c: &mut Criterion) {
                     );
                 }
                 total += t.elapsed();
+                if std::env::var_os("BGPLITE_VERBOSE").is_some() {
+                    eprintln!(
+                        "e2e: {:?}, {} UPDATEs for {} prefixes",
+                        t.elapsed(),
+                        drv.sp.stats().updates_in,
+                        drv.sp.loc_rib().len()
+                    );
+                }
             }
             total
         });

@@ -767,6 +767,19 @@ impl Speaker {
     }
 
     fn conn_down(&mut self, now: Instant, addr: IpAddr, conn: ConnId, reason: Error, sent: bool) {
+        // RFC 4271 6: a NOTIFICATION goes out before the connection closes. The session's
+        // transmit buffer holds it; hand it out ahead of the `Close` event.
+        if let Some(s) = self
+            .neighbors
+            .get_mut(&addr)
+            .and_then(|n| n.sessions.get_mut(&conn))
+            && !s.tx.is_empty()
+        {
+            self.transmits.push_back(StreamTransmit {
+                conn,
+                bytes: s.take_tx(),
+            });
+        }
         self.conns.remove(&conn);
         self.push_event(Event::Close { conn });
         let Some(n) = self.neighbors.get_mut(&addr) else {

@@ -26,7 +26,7 @@ use rand_chacha::rand_core::SeedableRng;
 
 use crate::config::{
     Config, DpdMode, InterfaceAddress, InterfaceKind, PeerTarget, RouteTarget, TunnelDestination,
-    TunnelSource,
+    TunnelMode, TunnelSource,
 };
 use crate::fib::{Fib, Route, Source, Target};
 use crate::gre::{Gre, PROTO_IPV4, PROTO_NHRP};
@@ -149,6 +149,8 @@ pub struct Tunnel {
     pub nhrp_network_id: Option<u32>,
     /// `tunnel protection ipsec profile`.
     pub protected: bool,
+    /// `tunnel mode ipsec ipv4`: a VTI, the inner IPv4 packet in ESP tunnel mode, no GRE.
+    pub vti: bool,
     /// Counters.
     pub counters: Counters,
     /// The IKE SA protecting the tunnel.
@@ -299,6 +301,7 @@ struct VirtualTemplate {
     mtu: u16,
     mss: Option<u16>,
     nhrp_network_id: Option<u32>,
+    vti: bool,
 }
 
 impl Node {
@@ -392,6 +395,7 @@ impl Node {
                 mss: i.tcp_adjust_mss,
                 nhrp_network_id: i.nhrp.network_id,
                 protected: i.tunnel_protection.is_some(),
+                vti: i.tunnel_mode == TunnelMode::IpsecIpv4,
                 counters: Counters::default(),
                 ike_sa: None,
             };
@@ -426,6 +430,7 @@ impl Node {
                 mtu: i.ip_mtu.unwrap_or(DEFAULT_TUNNEL_MTU),
                 mss: i.tcp_adjust_mss,
                 nhrp_network_id: i.nhrp.network_id,
+                vti: i.tunnel_mode == TunnelMode::IpsecIpv4,
             });
         let tunnel_neighbors = cfg
             .bgp
@@ -806,6 +811,12 @@ impl Node {
         t.counters.out_bytes += packet.len() as u64;
         let src = t.source;
         let protected = t.protected;
+        if t.vti {
+            // A VTI: the inner packet itself goes into ESP tunnel mode (next header 4).
+            let ike_sa = t.ike_sa;
+            self.esp_output(ike_sa, src, dst, packet, proto::IPIP);
+            return;
+        }
         let gre = Gre {
             protocol: PROTO_IPV4,
             checksum: false,
@@ -813,7 +824,7 @@ impl Node {
         .encapsulate(&packet);
         if protected {
             let ike_sa = t.ike_sa;
-            self.esp_output(ike_sa, src, dst, gre);
+            self.esp_output(ike_sa, src, dst, gre, proto::GRE);
             return;
         }
         let ident = self.next_ident();
@@ -822,13 +833,15 @@ impl Node {
         }
     }
 
-    /// GRE over ESP transport mode over UDP 4500 to `dst`.
+    /// `payload` (GRE in transport mode, an IPv4 packet in tunnel mode, as `next_header`
+    /// says) in ESP over UDP 4500 to `dst`.
     fn esp_output(
         &mut self,
         ike_sa: Option<ikev2::SaHandle>,
         src: Ipv4Addr,
         dst: Ipv4Addr,
-        gre: Vec<u8>,
+        payload: Vec<u8>,
+        next_header: u8,
     ) {
         let Some(sess) = ike_sa.and_then(|h| self.sessions.get_mut(&h)) else {
             self.drops.tunnel_down += 1;
@@ -840,9 +853,9 @@ impl Node {
         };
         // The session's peer, whatever the tunnel's configured destination says.
         let dst = if sess.peer == dst { dst } else { sess.peer };
-        let mut buf = BytesMut::with_capacity(gre.len() + 64);
-        buf.extend_from_slice(&gre);
-        if out.seal(&mut buf, proto::GRE).is_err() {
+        let mut buf = BytesMut::with_capacity(payload.len() + 64);
+        buf.extend_from_slice(&payload);
+        if out.seal(&mut buf, next_header).is_err() {
             self.drops.unhandled += 1;
             return;
         }
@@ -899,6 +912,21 @@ impl Node {
         sess.decaps += 1;
         sess.traffic_received = true;
         let iface = sess.iface.clone();
+        if opened.next_header == proto::IPIP {
+            // ESP tunnel mode (a VTI): route the inner packet by its own header.
+            let inner = buf.to_vec();
+            let Some(t) = self.tunnels.get_mut(&iface) else {
+                return;
+            };
+            if !t.vti {
+                self.drops.unhandled += 1;
+                return;
+            }
+            t.counters.in_packets += 1;
+            t.counters.in_bytes += inner.len() as u64;
+            self.forward(now, inner, Some(iface));
+            return;
+        }
         if opened.next_header != proto::GRE {
             self.drops.unhandled += 1;
             return;
@@ -1015,7 +1043,8 @@ impl Node {
                         );
                     }
                     self.refresh_tunnel_routes(&tunnel);
-                    if let Some(a) = assigned_address {
+                    let vti = self.tunnels.get(&tunnel).is_some_and(|t| t.vti);
+                    if let Some(a) = assigned_address.filter(|_| !vti) {
                         let hub_proto = self
                             .tunnel_neighbors
                             .first()
@@ -1029,7 +1058,8 @@ impl Node {
                     let name = self.clone_virtual_access(peer, sa, at);
                     self.sessions
                         .insert(sa, Session::new(peer, false, &name, assigned_address, at));
-                    if let (Some(a), Some(e)) = (assigned_address, self.nhrp.as_mut()) {
+                    let vti = self.tunnels.get(&name).is_some_and(|t| t.vti);
+                    if let (Some(a), Some(e), false) = (assigned_address, self.nhrp.as_mut(), vti) {
                         let _ = e.add_peer(now, nhrp::Peer::new(a, peer));
                     }
                     // The authorization block's route to the spoke's assigned address.
@@ -1051,10 +1081,15 @@ impl Node {
                 let Some(sess) = self.sessions.get_mut(&sa) else {
                     return;
                 };
+                let mode = if self.tunnels.get(&sess.iface).is_some_and(|t| t.vti) {
+                    esp::Mode::Tunnel
+                } else {
+                    esp::Mode::Transport
+                };
                 let params_out = esp::SaParams::from_keymat(spi_out, keys.encr_out.as_bytes())
-                    .map(|p| p.with_mode(esp::Mode::Transport));
+                    .map(|p| p.with_mode(mode));
                 let params_in = esp::SaParams::from_keymat(spi_in, keys.encr_in.as_bytes())
-                    .map(|p| p.with_mode(esp::Mode::Transport));
+                    .map(|p| p.with_mode(mode));
                 if let (Ok(po), Ok(pi)) = (params_out, params_in)
                     && let (Ok(o), Ok(i)) = (esp::OutboundSa::new(po), esp::InboundSa::new(pi))
                 {
@@ -1121,6 +1156,7 @@ impl Node {
             mss: vt.as_ref().and_then(|v| v.mss),
             nhrp_network_id: vt.as_ref().and_then(|v| v.nhrp_network_id),
             protected: true,
+            vti: vt.as_ref().is_some_and(|v| v.vti),
             counters: Counters::default(),
             ike_sa: Some(sa),
         };
@@ -1437,6 +1473,10 @@ impl Node {
             return;
         };
         let Some(dst) = t.destination else { return };
+        if t.vti {
+            // No GRE, hence no NHRP, on a VTI.
+            return;
+        }
         t.counters.out_packets += 1;
         t.counters.out_bytes += payload.len() as u64;
         let (src, protected, ike_sa) = (t.source, t.protected, t.ike_sa);
@@ -1446,7 +1486,7 @@ impl Node {
         }
         .encapsulate(payload);
         if protected {
-            self.esp_output(ike_sa, src, dst, gre);
+            self.esp_output(ike_sa, src, dst, gre, proto::GRE);
         } else {
             let ident = self.next_ident();
             if let Ok(outer) = ipv4::build(src, dst, proto::GRE, TTL, ident, &gre) {
@@ -1604,18 +1644,6 @@ impl Node {
         let mut events = Vec::new();
         while let Some(e) = flex.poll_event() {
             events.push(e);
-        }
-        // IOS prints the tunnel's line protocol change before the session lines of the same
-        // event (SCENARIO.md's failover log); the block emits it after them, so move it first.
-        if let Some(pos) = events.iter().position(|e| {
-            matches!(e, flexclient::Event::Syslog(l) if l.starts_with("%LINEPROTO-5-UPDOWN") && l.ends_with("state to up"))
-        }) {
-            let line_up = events.remove(pos);
-            let first = events
-                .iter()
-                .position(|e| matches!(e, flexclient::Event::Syslog(l) if l.starts_with("%CRYPTO-5-IKEV2_SESSION_STATUS") && l.contains(" UP.")))
-                .unwrap_or(pos);
-            events.insert(first.min(pos), line_up);
         }
         let tunnel = flex.config().tunnel().to_owned();
         for e in events {
@@ -2236,7 +2264,8 @@ impl Node {
             .destination
             .map_or_else(|| "dynamic".to_owned(), |d| d.to_string());
         let _ = writeln!(s, "  Tunnel source {}, destination {dst}", t.source);
-        let _ = writeln!(s, "  Tunnel protocol/transport GRE/IP");
+        let proto = if t.vti { "IPSEC/IP" } else { "GRE/IP" };
+        let _ = writeln!(s, "  Tunnel protocol/transport {proto}");
         if t.protected {
             let _ = writeln!(s, "  Tunnel protection via IPSec (profile \"default\")");
         }
@@ -2430,7 +2459,16 @@ fn build_ike(
         .transform_sets
         .values()
         .any(|t| t.mode == crate::config::IpsecMode::Transport);
-    policy.mode = if transport {
+    // A VTI (`tunnel mode ipsec ipv4` on a tunnel or the virtual-template) needs tunnel mode,
+    // whatever the transform set says; its selectors stay 0.0.0.0/0 both ways (a responder
+    // with a pool narrows the peer's side to the address it assigns).
+    let vti = cfg.interfaces.values().any(|i| {
+        matches!(
+            i.kind,
+            InterfaceKind::Tunnel(_) | InterfaceKind::VirtualTemplate(_)
+        ) && i.tunnel_mode == TunnelMode::IpsecIpv4
+    });
+    policy.mode = if transport && !vti {
         ikev2::Mode::Transport
     } else {
         ikev2::Mode::Tunnel

@@ -244,7 +244,13 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         } else {
             data
         };
-        let msg = Message::parse(ike)?;
+        let msg = match Message::parse(ike) {
+            Ok(m) => m,
+            Err(e) => {
+                self.answer_unparsable(local, remote, ike, e);
+                return Err(e.into());
+            }
+        };
         let h = msg.header;
         if h.exchange == ExchangeType::IKE_SA_INIT
             && !h.is_response()
@@ -270,6 +276,44 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         let r = sa.handle(now, &mut ctx, ike, &msg, local, remote);
         self.settle(handle);
         r
+    }
+
+    /// RFC 7296 section 2.5: an IKE_SA_INIT request with an unknown critical payload or a
+    /// newer major version is answered statelessly with the notify of the error.
+    fn answer_unparsable(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        ike: &[u8],
+        e: crate::WireError,
+    ) {
+        if !matches!(
+            e,
+            crate::WireError::UnsupportedCritical(_) | crate::WireError::InvalidMajorVersion(_)
+        ) || self.config.responder.is_none()
+        {
+            return;
+        }
+        // The header fields, read without the version check.
+        let mut r = wire::Reader::new(ike);
+        let (Ok(spi_i), Ok(_), Ok(_), Ok(_), Ok(exchange), Ok(flags)) = (
+            r.u64("hdr"),
+            r.u64("hdr"),
+            r.u8("hdr"),
+            r.u8("hdr"),
+            r.u8("hdr"),
+            r.u8("hdr"),
+        ) else {
+            return;
+        };
+        if ExchangeType(exchange) == ExchangeType::IKE_SA_INIT && flags & Flags::RESPONSE == 0 {
+            self.stateless(
+                local,
+                remote,
+                spi_i,
+                Notify::new(e.notify(), e.notify_data()),
+            );
+        }
     }
 
     fn stateless(&mut self, local: SocketAddr, remote: SocketAddr, spi_i: u64, n: Notify) {
@@ -704,8 +748,8 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         })
     }
 
-    /// For the fuzzing harness.
-    #[cfg(fuzzing)]
+    /// For the fuzzing harness and unit tests.
+    #[cfg(any(test, fuzzing))]
     pub(crate) fn sa_mut(&mut self, h: SaHandle) -> Option<&mut Sa> {
         self.sas.get_mut(&h)
     }

@@ -207,3 +207,30 @@ fn redirect_at_ike_sa_init_to_another_gateway() {
     assert!(hub1.handles().is_empty());
     assert_eq!(hub2.handles().len(), 1);
 }
+
+#[test]
+fn init_request_with_unknown_critical_payload_is_answered() {
+    let now = epoch();
+    let mut hub = Endpoint::new(
+        responder_config(hub_policy()),
+        ChaCha20Rng::seed_from_u64(70),
+        now,
+    );
+    let mut ini = initiator(71);
+    ini.connect(now, peer_from(Ipv4Addr::new(192, 0, 2, 1)))
+        .unwrap();
+    let t = ini.poll_transmit().unwrap();
+    let mut m = Message::parse(&t.payload).unwrap();
+    m.payloads.push(Payload::Unknown {
+        ty: ikev2::wire::PayloadType(201),
+        critical: true,
+        body: vec![1],
+    });
+    let bytes = m.emit().unwrap();
+    assert!(hub.handle_datagram(now, t.remote, t.local, &bytes).is_err());
+    let ans = Message::parse(&hub.poll_transmit().unwrap().payload).unwrap();
+    assert!(matches!(&ans.payloads[..], [Payload::Notify(n)]
+        if n.ty == NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD && n.data == [201]));
+    assert!(hub.handles().is_empty());
+    assert_eq!(hub.stats().malformed, 1);
+}

@@ -608,6 +608,42 @@ fn strongswan_initiator_to_our_responder() {
     assert!(sas.contains("local-vips=[10.1.1.100]"), "{sas}");
     assert!(sas.contains("state=INSTALLED"), "{sas}");
     assert_eq!(d.ep.pool_in_use(), 1);
+    // strongSwan (the IKE initiator) rekeys the Child SA and the IKE SA of our responder.
+    ss.swanctl(&["--rekey", "--child", "tun"]);
+    assert!(
+        d.run_until(Duration::from_secs(5), |e| matches!(
+            e,
+            Event::ChildSaDeleted { .. }
+        )),
+        "{:?}\n{}",
+        d.events,
+        ss.log()
+    );
+    assert!(d.has(|e| matches!(
+        e,
+        Event::ChildSaInstalled {
+            rekey_of: Some(_),
+            ..
+        }
+    )));
+    ss.swanctl(&["--rekey", "--ike", "spoke"]);
+    assert!(d.run_until(Duration::from_secs(5), |e| matches!(
+        e,
+        Event::IkeSaRekeyed { .. }
+    )));
+    d.run_until(Duration::from_millis(500), |_| false);
+    let h = d.ep.handles()[0];
+    let info = d.ep.sa_info(h).unwrap();
+    let sas = ss.swanctl(&["--list-sas", "--raw"]);
+    assert_eq!(sas.matches("state=ESTABLISHED").count(), 1, "{sas}");
+    assert!(
+        sas.contains(&format!("responder-spi={:016x}", info.spi_r)),
+        "{sas}\n{info:?}"
+    );
+    let before = count(&ss.log(), "generating INFORMATIONAL response");
+    d.ep.dpd(Instant::now(), h).unwrap();
+    d.run_until(Duration::from_millis(800), |_| false);
+    assert!(count(&ss.log(), "generating INFORMATIONAL response") > before);
     // strongSwan deletes: the pool address comes back.
     let job = ss.swanctl_bg(&["--terminate", "--ike", "spoke"]);
     assert!(d.run_until(Duration::from_secs(5), |e| matches!(

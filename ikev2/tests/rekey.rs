@@ -196,3 +196,23 @@ fn simultaneous_child_rekey_leaves_one_child() {
         assert_eq!((ka.2, ka.3), (kb.3, kb.2));
     }
 }
+
+#[test]
+fn simultaneous_ike_rekey_resolves_after_random_retry() {
+    let mut p = Pair::new(41, responder_config(hub_policy()));
+    let (ha, hb) = up(&mut p, spoke_policy());
+    p.a.rekey_ike(p.now, ha).unwrap();
+    p.b.rekey_ike(p.now, hb).unwrap();
+    p.run_for(Duration::from_secs(30));
+    let (ia, ib) = (p.a.sa_info(ha).unwrap(), p.b.sa_info(hb).unwrap());
+    assert_eq!((ia.spi_i, ia.spi_r), (ib.spi_i, ib.spi_r));
+    assert!(p.a_has(|e| matches!(e, Event::IkeSaRekeyed { .. })));
+    assert!(!p.a_has(|e| matches!(e, Event::PeerDead { .. } | Event::IkeSaDeleted { .. })));
+    p.a.dpd(p.now, ha).unwrap();
+    p.settle();
+    assert_eq!(
+        p.a.stats().integrity_failures + p.b.stats().integrity_failures,
+        0
+    );
+    check_pairs(&p);
+}

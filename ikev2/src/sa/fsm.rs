@@ -744,7 +744,7 @@ impl Sa {
 
     /// For the fuzzing harness: a request of `exchange` with the next message ID, sealed
     /// with this SA's real outbound key around `plain` (an encoded inner chain).
-    #[cfg(fuzzing)]
+    #[cfg(any(test, fuzzing))]
     pub(crate) fn forge_request<R: RngCore + CryptoRng>(
         &mut self,
         rng: &mut R,
@@ -1804,7 +1804,23 @@ impl Sa {
         if h.message_id != est.mid_in {
             return Err(InputError::OutOfWindow);
         }
-        let inner = self.open_with(&est.core, raw, msg)?;
+        let inner = match self.open_with(&est.core, raw, msg) {
+            Ok(i) => i,
+            Err(InputError::Wire(e)) => {
+                // RFC 7296 section 2.5/3.10.1: an authenticated request we cannot parse
+                // (an unknown critical payload, bad syntax) is answered with the notify.
+                let header = self.header(h.exchange, true, h.message_id);
+                let out = [notify(e.notify(), e.notify_data())];
+                let bytes = self
+                    .seal_msg(&est.core, &header, &out, ctx.rng)
+                    .map_err(InputError::Exchange)?;
+                self.transmit_all(ctx, &bytes);
+                est.last_resp = Some((h.message_id, bytes));
+                est.mid_in = est.mid_in.wrapping_add(1);
+                return Err(InputError::Wire(e));
+            }
+            Err(e) => return Err(e),
+        };
         self.note_rx(now, est, local, remote);
         let (out, after) = self.on_request(now, ctx, est, h.exchange, &inner);
         let header = self.header(h.exchange, true, h.message_id);
@@ -2369,10 +2385,11 @@ impl Sa {
                     Some((peer_spi, IkeCore::new(keys, true).ok()?))
                 })();
                 let Some((peer_spi, core)) = res else {
-                    // Try again later.
-                    if let Some(r) = self.policy.ike_rekey {
-                        self.timers.set(Timer::RekeyIke, now + r / 2);
-                    }
+                    // Refused (TEMPORARY_FAILURE during a collision, or any error): retry
+                    // after a random delay of 1-10 s (RFC 7296 section 2.25), so that two
+                    // peers that collided do not collide again.
+                    let jitter = Duration::from_millis(1000 + u64::from(ctx.rng.next_u32() % 9000));
+                    self.timers.set(Timer::RekeyIke, now + jitter);
                     return None;
                 };
                 self.switch_ike(ctx, est, spi, peer_spi, true, core, now);
@@ -2703,3 +2720,7 @@ impl Sa {
         });
     }
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
