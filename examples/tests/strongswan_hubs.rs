@@ -12,14 +12,20 @@
 //! which assigns an address from its pool, and the echoes resume. The outage is measured from
 //! the echo stream, and the block's log shows the scenario's failover lines.
 //!
-//! (The router node of `node.rs` does GRE over ESP transport mode only, which strongSwan cannot
-//! install on this kernel, so `flexvpn-router run` cannot be the spoke here yet.)
+//! The second test makes `flexvpn-router run` the spoke: `configs/spoke-vti.cfg` (a VTI,
+//! `tunnel mode ipsec ipv4`, IPsec tunnel mode) plus a static route of the hubs' LAN
+//! 192.168.0.0/24 via 10.1.1.1 (strongSwan speaks no BGP; `ip route ... Tunnel1` parses but the
+//! node does not install it); the hubs accept the spoke's LAN
+//! 192.168.11.0/24 as a remote selector next to the pool address. The spoke's LAN host
+//! (the kernel side of its TUN, 192.168.11.254) pings 192.168.0.1 behind the hubs.
 //!
 //! Run as root: `cargo test -p flexvpn-router --test strongswan_hubs -- --include-ignored --nocapture`.
 #![allow(
     clippy::disallowed_methods,
     reason = "test driver: real sockets and clock"
 )]
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -30,8 +36,8 @@ use esp::udp_encap::{Classified, classify};
 use esp::{InboundSa, OutboundSa, SaParams};
 use flexclient::{Action, Client, ClientConfig, DownReason, SessionEvent};
 use flexvpn_router::ipv4::{self, Ipv4Header};
-use flexvpn_router::linux::charon::{Charon, hub_swanctl_conf};
-use flexvpn_router::linux::netns::{Netns, in_netns, veth};
+use flexvpn_router::linux::charon::{Charon, hub_swanctl_conf, hub_swanctl_conf_ts};
+use flexvpn_router::linux::netns::{Netns, exec, in_netns, veth};
 use flexvpn_router::linux::unique_name;
 use ikev2::wire::Identification;
 use ikev2::{
@@ -356,6 +362,175 @@ fn spoke_fails_over_from_strongswan_hub1_to_hub2() {
     );
     let up2 = find("Server_public_addr = 172.25.2.1 Assigned_Tunnel_v4_addr = 10.1.1.176");
     assert!(down < up2);
+    let sas = charon2.swanctl(&["--list-sas", "--raw"]).unwrap();
+    assert!(
+        sas.contains("state=INSTALLED") && sas.contains("10.1.1.176"),
+        "{sas}"
+    );
+}
+
+#[test]
+#[ignore = "needs root + strongswan"]
+fn router_vti_spoke_fails_over_between_strongswan_hubs() {
+    let dir = std::env::temp_dir().join(unique_name("flexvpn-ssvti-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _dir_guard = support::RemoveDir(dir.clone());
+    let under = Netns::new(&unique_name("fxrvu")).expect("netns (root?)");
+    let h1 = Netns::new(&unique_name("fxrv1")).unwrap();
+    let h2 = Netns::new(&unique_name("fxrv2")).unwrap();
+    let sp = Netns::new(&unique_name("fxrvs")).unwrap();
+    under.forwarding().unwrap();
+    for (ns, ours, theirs) in [
+        (&h1, "172.25.1.254", HUB1),
+        (&h2, "172.25.2.254", HUB2),
+        (&sp, "172.16.1.1", SPOKE),
+    ] {
+        veth(
+            &under,
+            &unique_name("fxv"),
+            ip4(ours),
+            ns,
+            "eth0",
+            theirs,
+            24,
+        )
+        .unwrap();
+        ns.ip(&["route", "add", "default", "via", ours]).unwrap();
+    }
+    for ns in [&h1, &h2] {
+        ns.ip(&["addr", "add", &format!("{LAN_HOST}/32"), "dev", "lo"])
+            .unwrap();
+    }
+    let ts = "dynamic,192.168.11.0/24";
+    let mut charon1 = Charon::start(
+        h1.name(),
+        &dir.join("hub1"),
+        &hub_swanctl_conf_ts(&HUB1.to_string(), "10.1.1.100-10.1.1.175", 30, ts),
+    )
+    .expect("charon hub 1");
+    let charon2 = Charon::start(
+        h2.name(),
+        &dir.join("hub2"),
+        &hub_swanctl_conf_ts(&HUB2.to_string(), "10.1.1.176-10.1.1.254", 30, ts),
+    )
+    .expect("charon hub 2");
+    let base = include_str!("../configs/spoke-vti.cfg");
+    let cfg = dir.join("spoke-vti.cfg");
+    std::fs::write(
+        &cfg,
+        format!("{base}ip route 192.168.0.0 255.255.255.0 10.1.1.1\n"),
+    )
+    .unwrap();
+    let spoke = support::Router::start(sp.name(), "spoke", &cfg, &dir, "10 2 on-demand");
+    let tun = spoke
+        .output()
+        .lines()
+        .find_map(|l| l.strip_prefix("Ethernet0/1: TUN "))
+        .and_then(|r| r.split(',').next())
+        .unwrap()
+        .to_owned();
+    sp.ip(&[
+        "route",
+        "add",
+        "192.168.0.0/24",
+        "dev",
+        &tun,
+        "src",
+        "192.168.11.254",
+    ])
+    .unwrap();
+    spoke.wait_log(
+        "Server_public_addr = 172.25.1.1 Assigned_Tunnel_v4_addr = 10.1.1.100",
+        Duration::from_secs(15),
+    );
+    let mut ok = false;
+    for _ in 0..50 {
+        let o = exec(
+            sp.name(),
+            "ping",
+            &["-c", "1", "-W", "1", "-I", "192.168.11.254", "192.168.0.1"],
+        )
+        .unwrap();
+        if o.status.success() {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let show = |cmd: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_flexvpn-router"))
+            .args(["show", cmd, "--node", "SpokeVti", "--control-dir"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(
+        ok,
+        "no ping through strongSwan hub 1:\n{}\n{}\n{}\n{}",
+        spoke.output(),
+        show("ip route"),
+        show("counters"),
+        show("crypto ipsec sa"),
+    );
+    let stream = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            sp.name(),
+            "ping",
+            "-D",
+            "-i",
+            "0.05",
+            "-W",
+            "1",
+        ])
+        .args(["-w", "60", "-I", "192.168.11.254", "192.168.0.1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    println!("killing hub 1's charon (pid {:?})", charon1.pid());
+    charon1.kill();
+    let t = spoke.wait_log(
+        "Server_public_addr = 172.25.2.1 Assigned_Tunnel_v4_addr = 10.1.1.176",
+        Duration::from_secs(45),
+    );
+    println!("spoke up on strongSwan hub 2 {t:?} after the kill");
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &stream.id().to_string()])
+        .status();
+    let out = stream.wait_with_output().unwrap();
+    let times: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("bytes from"))
+        .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
+        .collect();
+    let gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0f64, f64::max);
+    let log = spoke.output();
+    for l in log
+        .lines()
+        .filter(|l| l.contains("%CRYPTO") || l.contains("%FLEXVPN") || l.contains("Tunnel1"))
+    {
+        println!("{l}");
+    }
+    println!(
+        "outage seen by the ping stream (router spoke, strongSwan hubs, dpd 10 2 on-demand): \
+         {gap:.2} s; {} replies",
+        times.len()
+    );
+    assert!(
+        log.contains("Crypto tunnel v2 is DOWN.  Peer 172.25.1.1"),
+        "{log}"
+    );
+    assert!(log.contains("FLEXVPN_CONNECTION_DOWN"), "{log}");
+    let last = *times.last().unwrap();
+    assert!(
+        times.iter().any(|&x| x > last - 2.0) && gap > 1.0 && gap < 60.0,
+        "pings resumed through hub 2 after a measurable outage: gap {gap}"
+    );
     let sas = charon2.swanctl(&["--list-sas", "--raw"]).unwrap();
     assert!(
         sas.contains("state=INSTALLED") && sas.contains("10.1.1.176"),

@@ -15,6 +15,12 @@ pub const CHARON: &str = "/usr/lib/ipsec/charon";
 /// tunnel mode with `local_ts = 0.0.0.0/0`, AES-256-GCM, `mobike = no`, DPD every
 /// `dpd_secs` seconds.
 pub fn hub_swanctl_conf(local_addr: &str, pool: &str, dpd_secs: u32) -> String {
+    hub_swanctl_conf_ts(local_addr, pool, dpd_secs, "dynamic")
+}
+
+/// As [`hub_swanctl_conf`] with the child's `remote_ts` given, e.g. `dynamic,192.168.11.0/24`
+/// for a spoke that routes its LAN through the tunnel (a VTI spoke).
+pub fn hub_swanctl_conf_ts(local_addr: &str, pool: &str, dpd_secs: u32, remote_ts: &str) -> String {
     format!(
         "connections {{
   hub {{
@@ -35,7 +41,7 @@ pub fn hub_swanctl_conf(local_addr: &str, pool: &str, dpd_secs: u32) -> String {
       tun {{
         mode = tunnel
         local_ts = 0.0.0.0/0
-        remote_ts = dynamic
+        remote_ts = {remote_ts}
         esp_proposals = aes256gcm16
         dpd_action = clear
       }}
