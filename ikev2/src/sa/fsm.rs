@@ -25,6 +25,8 @@ use crate::wire::{
 
 /// Nonce length we send (RFC 7296 section 2.10: at least half the PRF key size, >= 16).
 pub(crate) const NONCE_LEN: usize = 32;
+/// Most Child SAs one IKE SA may hold (more are refused with NO_ADDITIONAL_SAS).
+pub(crate) const MAX_CHILDREN: usize = 16;
 /// How often an initiator follows COOKIE or INVALID_KE_PAYLOAD before giving up.
 const MAX_RESTARTS: u8 = 3;
 
@@ -2122,6 +2124,10 @@ impl Sa {
                 Some(i) => Some(i),
                 None => return err(NotifyType::CHILD_SA_NOT_FOUND),
             },
+            // A bound on the state one peer can make us hold.
+            None if est.children.len() >= MAX_CHILDREN => {
+                return err(NotifyType::NO_ADDITIONAL_SAS);
+            }
             None => None,
         };
         let ke_group = match p.ke {
