@@ -75,8 +75,8 @@ fn template(now: Instant) -> Packet {
     Packet::parse(&t.payload).unwrap()
 }
 
-/// The flood: `n` requests from spoke 1's NBMA address, each claiming another source
-/// (spoofed overlay and NBMA addresses) and asking for another destination.
+/// The flood: `n` requests from spoke 1's NBMA address, each claiming another overlay source
+/// and asking for another destination.
 fn flood(now: Instant, hub: &mut Engine, n: u32) -> (usize, usize) {
     let t = template(now);
     let mut sent = 0;
@@ -85,7 +85,9 @@ fn flood(now: Instant, hub: &mut Engine, n: u32) -> (usize, usize) {
         let mut p = t.clone();
         let [_, a, b, c] = i.to_be_bytes();
         p.mandatory.src_proto = Ipv4Addr::new(10, 200 + (a & 0x1f), b, c).into();
-        p.mandatory.src_nbma = Ipv4Addr::new(198, 18, b, c).into();
+        // The NBMA address is the spoke's real one (the hub learns requesters only
+        // first-hand); the overlay source is spoofed, so each request looks like a new client.
+        p.mandatory.src_nbma = SPOKE1.nbma.into();
         p.mandatory.dst_proto = Ipv4Addr::new(10, 99, b, c).into();
         let _ = hub.handle_nhrp(now, SPOKE1.nbma, &p.emit().unwrap());
         assert!(hub.cache().len() <= CACHE_LIMIT, "cache above its bound");
