@@ -48,5 +48,22 @@ fn lab_netns_runs_all_phases_and_cleans_up() {
     assert!(summary.contains("failover outage Some("), "{summary}");
     assert!(stdout.contains("20/20 replies"), "{stdout}");
     assert!(stdout.contains("FLEXVPN_CONNECTION_DOWN"), "{stdout}");
+    // The NHRP shortcut: spoke 1 sent the flow on its spoke-to-spoke Virtual-Access tunnel.
+    let direct: u64 = stdout
+        .lines()
+        .filter(|l| l.contains("Spoke1 counters: Virtual-Access"))
+        .filter_map(|l| {
+            l.split("out_packets: ")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert!(
+        direct > 100,
+        "no traffic on a spoke-to-spoke tunnel: {stdout}"
+    );
     assert_eq!(before, ours(), "lab namespaces left behind");
 }

@@ -268,7 +268,15 @@ fn hub1_killed_spoke_fails_over_to_hub2() {
         log_count(&r_spoke, "%BGP-5-ADJCHANGE: neighbor 10.1.1.1 Up")
     );
     std::thread::sleep(Duration::from_secs(3));
-    println!("{}", show("Spoke1", "ip route", &dir));
+    let route = show("Spoke1", "ip route", &dir);
+    println!("{route}");
+    assert!(route.contains("L     10.1.1.17"), "{route}");
+    assert!(
+        route.contains("B     192.168.0.0/16 [200/0] via 10.1.1.1"),
+        "{route}"
+    );
+    let sa = show("Spoke1", "crypto ikev2 sa", &dir);
+    assert!(sa.contains("172.25.2.1"), "{sa}");
     println!("{}", show("Spoke1", "ip bgp summary", &dir));
     let _ = Command::new("kill")
         .args(["-INT", &stream.id().to_string()])
@@ -306,6 +314,15 @@ fn hub1_killed_spoke_fails_over_to_hub2() {
         times.iter().any(|&x| x > last - 2.0) && gap > 1.0 && gap < 60.0,
         "pings resumed after a measurable outage: gap {gap}"
     );
-    drop(r_spoke);
+    // SIGTERM: a clean exit, the TUN device and the control socket gone.
+    let mut r_spoke = r_spoke;
+    assert!(r_spoke.terminate(), "clean exit on SIGTERM");
+    assert!(r_spoke.output().contains("Spoke1: shutting down"));
+    let links = exec(spoke.name(), "ip", &["link"]).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&links.stdout).contains(&format!("{s_tun}:")),
+        "TUN removed"
+    );
+    assert!(!dir.join("Spoke1.sock").exists(), "control socket removed");
     drop(r_hub2);
 }

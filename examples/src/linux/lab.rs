@@ -322,6 +322,10 @@ pub fn run_netns_lab(opts: &NetnsLabOptions) -> io::Result<NetnsLabReport> {
             say(format!("{n} counters: {l}"), &mut rep);
         }
     }
+    let nhrp = show_remote(&dir, "Spoke1", "ip nhrp").unwrap_or_default();
+    for l in nhrp.lines().filter(|l| !l.trim().is_empty()) {
+        say(format!("Spoke1# show ip nhrp: {l}"), &mut rep);
+    }
     // Phase 3: hub 1 dies; spoke 1 fails over to hub 2.
     let mut stream = Command::new("ip")
         .args([

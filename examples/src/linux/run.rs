@@ -355,6 +355,7 @@ fn show(node: &Node, stats: &DriverStats, words: &[&str]) -> String {
         ["crypto", "ipsec", "sa", ..] => node.show_crypto_ipsec_sa(),
         ["crypto", "ikev2", "client", "flexvpn", ..] => node.show_crypto_ikev2_client_flexvpn(),
         ["ip", "route", ..] => node.show_ip_route(),
+        ["ip", "nhrp", ..] => node.show_ip_nhrp(),
         ["ip", "bgp", "summary"] => node.show_ip_bgp_summary(),
         ["ip", "bgp", ..] => node.show_ip_bgp(),
         ["interfaces", name] => node
@@ -373,7 +374,7 @@ fn show(node: &Node, stats: &DriverStats, words: &[&str]) -> String {
             s
         }
         _ => "% commands: crypto ikev2 sa | crypto ipsec sa | crypto ikev2 client flexvpn | ip \
-              route | ip bgp [summary] | interfaces NAME | log | counters\n"
+              route | ip nhrp | ip bgp [summary] | interfaces NAME | log | counters\n"
             .to_owned(),
     }
 }
