@@ -263,21 +263,39 @@ fn cbc_suites_and_every_prf_and_group() {
 
 #[test]
 fn transport_mode_end_to_end() {
+    // The scenario's GRE over IPsec: transport mode, selectors = the underlay addresses,
+    // protocol 47, and an inner address from the pool through CP at the same time.
+    let gre = |a: &str| TrafficSelector {
+        ip_proto: 47,
+        ..TrafficSelector::host_v4(a.parse().unwrap())
+    };
+    let gre_any = TrafficSelector {
+        ip_proto: 47,
+        ..TrafficSelector::any_v4()
+    };
     let mut hub = hub_policy();
     hub.mode = Mode::Transport;
+    hub.ts_local = vec![gre("198.51.100.1")];
+    hub.ts_remote = vec![gre_any];
     let mut spoke = spoke_policy();
     spoke.mode = Mode::Transport;
+    spoke.ts_local = vec![gre("203.0.113.5")];
+    spoke.ts_remote = vec![gre("198.51.100.1")];
     let mut p = Pair::new(6, responder_config(hub));
     p.a.connect(p.now, p.peer_config(spoke)).unwrap();
     p.settle();
     assert_children_match(&p);
     assert!(p.a_has(|e| matches!(
         e,
-        Event::ChildSaInstalled {
-            mode: Mode::Transport,
+        Event::IkeSaEstablished {
+            assigned_address: Some(_),
             ..
         }
     )));
+    assert!(p.a_has(
+        |e| matches!(e, Event::ChildSaInstalled { mode: Mode::Transport, ts_local, ts_remote, .. }
+        if *ts_local == vec![gre("203.0.113.5")] && *ts_remote == vec![gre("198.51.100.1")])
+    ));
     assert!(p.b_has(|e| matches!(
         e,
         Event::ChildSaInstalled {
@@ -285,6 +303,13 @@ fn transport_mode_end_to_end() {
             ..
         }
     )));
+    // A rekey keeps transport mode and the GRE selectors.
+    let h = p.a.handles()[0];
+    let spi = p.a.sa_info(h).unwrap().children[0].0;
+    p.a.rekey_child(p.now, h, spi).unwrap();
+    p.settle();
+    assert!(p.b_has(|e| matches!(e, Event::ChildSaInstalled { mode: Mode::Transport, rekey_of: Some(_), ts_remote, .. }
+        if *ts_remote == vec![gre("203.0.113.5")])));
 }
 
 #[test]

@@ -25,6 +25,8 @@ use crate::wire::{
 
 /// Nonce length we send (RFC 7296 section 2.10: at least half the PRF key size, >= 16).
 pub(crate) const NONCE_LEN: usize = 32;
+/// Most Child SAs one IKE SA may hold (more are refused with NO_ADDITIONAL_SAS).
+pub(crate) const MAX_CHILDREN: usize = 16;
 /// How often an initiator follows COOKIE or INVALID_KE_PAYLOAD before giving up.
 const MAX_RESTARTS: u8 = 3;
 
@@ -1192,17 +1194,17 @@ impl Sa {
             method: AuthMethod::SHARED_KEY_MIC,
             data: auth,
         }));
-        let ts_local = if self.request_address {
+        if self.request_address {
             inner.push(Payload::Cp(Configuration {
                 cfg_type: CfgType::CFG_REQUEST,
                 attributes: vec![ConfigAttribute::request(
                     ConfigAttributeType::INTERNAL_IP4_ADDRESS,
                 )],
             }));
-            vec![TrafficSelector::any_v4()]
-        } else {
-            self.policy.ts_local.clone()
-        };
+        }
+        // With an address request the default TSi (0.0.0.0/0) lets the responder narrow to
+        // the address it assigns; in transport mode they are the IKE endpoints' selectors.
+        let ts_local = self.policy.ts_local.clone();
         if self.policy.mode == Mode::Transport {
             inner.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
         }
@@ -1517,9 +1519,13 @@ impl Sa {
         let wants_transport = find_notify(&inner, NotifyType::USE_TRANSPORT_MODE).is_some();
         let mut install = None;
         if child_err.is_none() {
+            // Tunnel mode: the peer's side is the address it was given. Transport mode
+            // (GRE over IPsec): the selectors are the policy's (the IKE endpoints).
             let allowed_remote = match assigned {
-                Some(a) => vec![TrafficSelector::host_v4(a)],
-                None => self.policy.ts_remote.clone(),
+                Some(a) if !self.transport_granted(wants_transport) => {
+                    vec![TrafficSelector::host_v4(a)]
+                }
+                _ => self.policy.ts_remote.clone(),
             };
             let allowed_local = self.policy.ts_local.clone();
             match self.select_child(&p, &allowed_remote, &allowed_local, wants_transport, None) {
@@ -1612,12 +1618,17 @@ impl Sa {
         if ntsi.is_empty() || ntsr.is_empty() {
             return Err(NotifyType::TS_UNACCEPTABLE);
         }
-        let mode = if wants_transport && self.policy.mode == Mode::Transport {
+        let mode = if self.transport_granted(wants_transport) {
             Mode::Transport
         } else {
             Mode::Tunnel
         };
         Ok((prop, suite, mode, ntsi, ntsr))
+    }
+
+    /// True when a request for transport mode is granted by our policy.
+    fn transport_granted(&self, wants_transport: bool) -> bool {
+        wants_transport && self.policy.mode == Mode::Transport
     }
 
     /// Derives the keys of a Child SA and tells the caller.
@@ -2113,6 +2124,10 @@ impl Sa {
                 Some(i) => Some(i),
                 None => return err(NotifyType::CHILD_SA_NOT_FOUND),
             },
+            // A bound on the state one peer can make us hold.
+            None if est.children.len() >= MAX_CHILDREN => {
+                return err(NotifyType::NO_ADDITIONAL_SAS);
+            }
             None => None,
         };
         let ke_group = match p.ke {
@@ -2122,8 +2137,8 @@ impl Sa {
             },
             None => None,
         };
-        let (allowed_remote, allowed_local) = self.allowed_ts(est);
         let wants_transport = find_notify(inner, NotifyType::USE_TRANSPORT_MODE).is_some();
+        let (allowed_remote, allowed_local) = self.allowed_ts(est, wants_transport);
         let (prop, suite, mode, tsi, tsr) = match self.select_child(
             p,
             &allowed_remote,
@@ -2200,8 +2215,15 @@ impl Sa {
     }
 
     /// The selectors allowed on (the peer's side, our side).
-    fn allowed_ts(&self, est: &Established) -> (Vec<TrafficSelector>, Vec<TrafficSelector>) {
-        match (est.assigned, self.connected_by_us) {
+    fn allowed_ts(
+        &self,
+        est: &Established,
+        wants_transport: bool,
+    ) -> (Vec<TrafficSelector>, Vec<TrafficSelector>) {
+        let assigned = est
+            .assigned
+            .filter(|_| !self.transport_granted(wants_transport));
+        match (assigned, self.connected_by_us) {
             (Some(a), true) => (
                 self.policy.ts_remote.clone(),
                 vec![TrafficSelector::host_v4(a)],

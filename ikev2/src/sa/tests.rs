@@ -148,3 +148,29 @@ fn create_child_sa_with_unknown_rekey_spi_is_refused() {
     );
     assert_eq!(t.hub.sa_info(t.hub.handles()[0]).unwrap().children.len(), 2);
 }
+
+#[test]
+fn child_sa_count_is_bounded() {
+    let mut t = established();
+    let mut refused = false;
+    for i in 0..20u32 {
+        let inner = vec![
+            Payload::Sa(proposal::esp_sa_payload(
+                &[EspSuite::AES256GCM16],
+                0x1000 + i,
+                false,
+            )),
+            Payload::Nonce(vec![7; 32]),
+            Payload::TsI(vec![TrafficSelector::any_v4()]),
+            Payload::TsR(vec![TrafficSelector::any_v4()]),
+        ];
+        let (first, plain) = emit_chain(&inner).unwrap();
+        let ans = t.ask(ExchangeType::CREATE_CHILD_SA, first, &plain);
+        if matches!(&ans[..], [Payload::Notify(n)] if n.ty == NotifyType::NO_ADDITIONAL_SAS) {
+            refused = true;
+        }
+    }
+    assert!(refused);
+    let h = t.hub.handles()[0];
+    assert_eq!(t.hub.sa_info(h).unwrap().children.len(), MAX_CHILDREN);
+}
