@@ -2040,6 +2040,16 @@ impl Node {
         self.tcp.state(id)
     }
 
+    /// The IKEv2 endpoint's counters (cookies sent, half-open refusals, ...).
+    pub fn ike_stats(&self) -> &ikev2::Stats {
+        self.ike.stats()
+    }
+
+    /// Sessions whose Child SA is installed (ESP keys in place).
+    pub fn established_sessions(&self) -> usize {
+        self.sessions.values().filter(|s| s.established).count()
+    }
+
     /// `show crypto ikev2 sa`.
     pub fn show_crypto_ikev2_sa(&self) -> String {
         let mut s = String::from(" IPv4 Crypto IKEv2  SA \n\n");
@@ -2488,6 +2498,12 @@ fn build_ike(
     }
     let mut ec = ikev2::EndpointConfig::new();
     ec.key_log = key_log;
+    if let Some(n) = cfg.ikev2_cookie_challenge {
+        ec.cookie_threshold = n as usize;
+    }
+    if let Some(n) = cfg.ikev2_max_in_negotiation {
+        ec.half_open_limit = n as usize;
+    }
     let pool = cfg
         .authorization_policies
         .values()

@@ -425,7 +425,7 @@ impl Parser {
             }
             "ikev2" => {
                 let third = w
-                    .next("keyring, profile, authorization policy, dpd or client flexvpn")?
+                    .next("keyring, profile, authorization policy, dpd, cookie-challenge, limit or client flexvpn")?
                     .to_ascii_lowercase();
                 match third.as_str() {
                     "keyring" => {
@@ -448,6 +448,15 @@ impl Parser {
                         self.mode = Mode::Authz(name);
                     }
                     "dpd" => self.cfg.dpd = Some(dpd(w)?),
+                    "cookie-challenge" => {
+                        self.cfg.ikev2_cookie_challenge =
+                            Some(w.num("cookie-challenge", 1u32, 1000, "1-1000")?);
+                    }
+                    "limit" => {
+                        w.keyword("max-in-negotiation-sa")?;
+                        self.cfg.ikev2_max_in_negotiation =
+                            Some(w.num("max-in-negotiation-sa", 1u32, 99_999, "1-99999")?);
+                    }
                     "client" => {
                         w.keyword("flexvpn")?;
                         let name = w.name("a client block name")?;
@@ -469,7 +478,7 @@ impl Parser {
                         return Err(w.invalid(
                             "crypto ikev2 command",
                             &third,
-                            "keyring, profile, authorization policy, dpd or client flexvpn",
+                            "keyring, profile, authorization policy, dpd, cookie-challenge, limit or client flexvpn",
                         ));
                     }
                 }

@@ -529,3 +529,15 @@ proptest! {
         let _ = Config::parse(&text);
     }
 }
+
+#[test]
+fn ikev2_cookie_challenge_and_half_open_limit() {
+    let c = Config::parse(
+        "crypto ikev2 cookie-challenge 50\ncrypto ikev2 limit max-in-negotiation-sa 200\n",
+    )
+    .unwrap();
+    assert_eq!(c.ikev2_cookie_challenge, Some(50));
+    assert_eq!(c.ikev2_max_in_negotiation, Some(200));
+    assert!(Config::parse("crypto ikev2 cookie-challenge 0\n").is_err());
+    assert!(Config::parse("crypto ikev2 limit 5\n").is_err());
+}

@@ -28,6 +28,10 @@ pub struct Config {
     pub authorization_policies: BTreeMap<String, AuthorizationPolicy>,
     /// `crypto ikev2 dpd INTERVAL RETRY on-demand|periodic`.
     pub dpd: Option<Dpd>,
+    /// `crypto ikev2 cookie-challenge N`: half-open SAs from which IKE_SA_INIT needs a cookie.
+    pub ikev2_cookie_challenge: Option<u32>,
+    /// `crypto ikev2 limit max-in-negotiation-sa N`: the most half-open SAs at once.
+    pub ikev2_max_in_negotiation: Option<u32>,
     /// `crypto ikev2 client flexvpn NAME`.
     pub flex_clients: BTreeMap<String, FlexClientBlock>,
     /// `crypto ipsec transform-set NAME ...`.
