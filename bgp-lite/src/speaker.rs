@@ -11,7 +11,7 @@
 //!   syslog, FIB <───poll_event (Syslog, BestPath, DiscardRoute)            aggregation, policy out)
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -221,7 +221,9 @@ pub struct Speaker {
     peers: BTreeMap<u32, PeerInfo>,
     table: BTreeMap<Ipv4Prefix, IgpRoute>,
     aggregates: Vec<(AggregateConfig, Option<Arc<RouteAttrs>>)>,
-    dirty: BTreeSet<Ipv4Prefix>,
+    /// Prefixes whose best path changed since the last flush, in change order (may repeat;
+    /// sorted and deduplicated at flush).
+    dirty: Vec<Ipv4Prefix>,
     next_src: u32,
     next_conn: u64,
     transmits: VecDeque<StreamTransmit>,
@@ -238,15 +240,19 @@ impl Speaker {
         cfg.validate()?;
         let mut aggregates: Vec<_> = cfg.aggregates.iter().map(|a| (a.clone(), None)).collect();
         aggregates.sort_by_key(|(a, _)| core::cmp::Reverse(a.prefix.prefix_len()));
+        let mut rib = LocRib::new();
+        for (a, _) in &aggregates {
+            rib.watch(a.prefix);
+        }
         let mut s = Self {
             neighbors: BTreeMap::new(),
             conns: BTreeMap::new(),
-            rib: LocRib::new(),
+            rib,
             cache: AttrCache::default(),
             peers: BTreeMap::new(),
             table: BTreeMap::new(),
             aggregates,
-            dirty: BTreeSet::new(),
+            dirty: Vec::new(),
             next_src: SRC_FIRST_PEER,
             next_conn: 0,
             transmits: VecDeque::new(),
@@ -855,8 +861,8 @@ impl Speaker {
                 attrs = Some(a);
             }
         }
-        let mut withdrawn = u.withdrawn.clone();
-        let mut announced = u.nlri.clone();
+        let mut mp_withdrawn: &[Ipv4Prefix] = &[];
+        let mut mp_announced: &[Ipv4Prefix] = &[];
         for pa in &u.attrs {
             match &pa.value {
                 AttrValue::MpReach(m) => match &m.nlri {
@@ -868,22 +874,22 @@ impl Speaker {
                                 a.next_hop = Ipv4Addr::new(*b0, *b1, *b2, *b3);
                             }
                         }
-                        announced.extend(l.iter().copied());
+                        mp_announced = l.as_slice();
                     }
                     _ => self.stats.other_afi_ignored += 1,
                 },
                 AttrValue::MpUnreach(m) => match &m.withdrawn {
-                    MpNlri::V4(l) if m.safi == Safi::UNICAST => withdrawn.extend(l.iter().copied()),
+                    MpNlri::V4(l) if m.safi == Safi::UNICAST => mp_withdrawn = l.as_slice(),
                     _ => self.stats.other_afi_ignored += 1,
                 },
                 _ => {}
             }
         }
-        for p in withdrawn {
+        for &p in u.withdrawn.iter().chain(mp_withdrawn) {
             self.rib_update(p, src, None);
         }
         let shared = attrs.map(|a| self.cache.intern(a));
-        for p in announced {
+        for &p in u.nlri.iter().chain(mp_announced) {
             let a = match (&shared, &rm_in) {
                 (None, _) => None,
                 (Some(a), None) => Some(Arc::clone(a)),
@@ -908,7 +914,7 @@ impl Speaker {
     }
 
     fn best_changed(&mut self, ch: BestChange) {
-        self.dirty.insert(ch.prefix);
+        self.dirty.push(ch.prefix);
         let fib = |b: &Option<(u32, Arc<RouteAttrs>)>| {
             b.as_ref()
                 .filter(|(s, _)| *s >= SRC_FIRST_PEER)
@@ -935,9 +941,13 @@ impl Speaker {
                 continue;
             };
             let hi = Ipv4Prefix::new(agg.prefix.last(), 32).unwrap_or(agg.prefix);
+            let from = self.dirty.partition_point(|p| *p < agg.prefix);
             let touched = self
                 .dirty
-                .range(agg.prefix..=hi)
+                .get(from..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|p| **p <= hi)
                 .any(|p| agg.prefix.contains(p) && *p != agg.prefix);
             if !touched {
                 continue;
@@ -970,6 +980,8 @@ impl Speaker {
                         .filter(|p| *p != agg.prefix)
                         .collect();
                     self.dirty.extend(inner);
+                    self.dirty.sort_unstable();
+                    self.dirty.dedup();
                 }
             }
             self.rib_update(agg.prefix, SRC_AGGREGATE, new);
@@ -1035,7 +1047,12 @@ impl Speaker {
 
     fn flush(&mut self, now: Instant) {
         if !self.dirty.is_empty() {
+            self.dirty.sort_unstable();
+            self.dirty.dedup();
             self.run_aggregates();
+            // aggregate changes pushed more
+            self.dirty.sort_unstable();
+            self.dirty.dedup();
         }
         let dirty = std::mem::take(&mut self.dirty);
         let addrs: Vec<IpAddr> = self
@@ -1049,13 +1066,16 @@ impl Speaker {
                 continue;
             };
             let all;
-            let prefixes: &BTreeSet<Ipv4Prefix> = if n.full_sync {
-                all = self
+            let prefixes: &[Ipv4Prefix] = if n.full_sync {
+                let mut v: Vec<Ipv4Prefix> = self
                     .rib
-                    .iter()
+                    .iter_unordered()
                     .map(|(p, _)| *p)
                     .chain(n.adj_out.routes.keys().copied())
-                    .collect::<BTreeSet<_>>();
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                all = v;
                 &all
             } else if dirty.is_empty() {
                 continue;
@@ -1067,6 +1087,9 @@ impl Speaker {
             let mut changes: Vec<(Ipv4Prefix, Option<Arc<RouteAttrs>>)> = Vec::new();
             for &p in prefixes {
                 let want = self.export(n, &p);
+                if want.is_none() && n.adj_out.routes.is_empty() {
+                    continue;
+                }
                 let have = n.adj_out.routes.get(&p);
                 match (want, have) {
                     (None, None) => {}

@@ -17,8 +17,9 @@ pub struct AttrCache {
     gc_at: usize,
 }
 
-/// A small fixed-key multiplicative hasher (the rustc "Fx" scheme): fast for the many small
-/// writes of `RouteAttrs`, deterministic, lookup-only (never iterated into output).
+/// A small fixed-key multiplicative hasher (the rustc "Fx" scheme, with a folded-multiply
+/// finish so the low bits are well mixed): fast for the many small writes of `RouteAttrs` and
+/// for prefixes, deterministic, lookup-only (never iterated into output).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FxHasher(u64);
 
@@ -58,8 +59,18 @@ impl Hasher for FxHasher {
     fn write_usize(&mut self, i: usize) {
         self.add(i as u64);
     }
+    #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        // Fold the state with a full 64x64->128 multiply: the plain Fx state keeps the low bits
+        // of aligned keys (prefixes: host bits zero) nearly constant, and hash tables index
+        // buckets by the low bits, which made Loc-RIB probes long.
+        let p = u128::from(self.0) * 0x9e37_79b9_7f4a_7c15;
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "folding the 128-bit product"
+        )]
+        let (lo, hi) = (p as u64, (p >> 64) as u64);
+        lo ^ hi
     }
 }
 
