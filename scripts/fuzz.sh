@@ -67,7 +67,7 @@ for t in "${targets[@]}"; do
   line=$(printf '%-32s execs %-9s exec/s %-7s cov %-6s rss %sMB' "$t" "${execs:-?}" \
          "$(( ${execs:-0} / (secs > 0 ? secs : 1) ))" "${cov:-?}" "${rss:-?}")
   if [ $rc -ne 0 ]; then
-    echo "$out" | tail -60
+    echo "$out" | grep -E -A4 'panicked at|ERROR: libFuzzer|ERROR: AddressSanitizer|^SUMMARY' | head -40
     repro=$(echo "$out" | grep -oE 'artifacts/[^ ]+/(crash|timeout|oom|leak|slow-unit)-[0-9a-f]+' | tail -1 || true)
     [ -n "$repro" ] || repro=$(ls -t "artifacts/$t" | head -1 | sed "s|^|artifacts/$t/|")
     echo "fuzz.sh: $t FAILED (exit $rc); reproducer: fuzz/${repro:-artifacts/$t/}" >&2
