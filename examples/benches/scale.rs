@@ -368,7 +368,7 @@ fn counts() -> Vec<u32> {
 }
 
 fn bench(c: &mut Criterion) {
-    let limit = Duration::from_secs(600);
+    let limit = Duration::from_secs(1800);
     let mut g = c.benchmark_group("scale");
     g.sample_size(10);
     for n in counts() {

@@ -39,6 +39,9 @@ use crate::tcp::{ConnId, ConnState, TcpError, TcpStack};
 const DEFAULT_TUNNEL_MTU: u16 = 1476;
 /// Spare TCP sockets listening on port 179.
 const BGP_LISTENERS: usize = 4;
+/// Listening sockets of a node with `bgp listen range` (a hub): hundreds of spokes may open
+/// their sessions within one round trip.
+const BGP_LISTENERS_HUB: usize = 32;
 /// TTL of packets the router originates.
 const TTL: u8 = 255;
 
@@ -250,6 +253,7 @@ pub struct Node {
     bgp_pending: Vec<(bgp_lite::ConnId, Ipv4Addr, u16, Option<Ipv4Addr>)>,
     /// TCP sockets listening on port 179 for the next inbound BGP connections.
     bgp_listeners: Vec<ConnId>,
+    bgp_backlog: usize,
     /// Next inbound connection id for the speaker (top bit clear).
     bgp_next_inbound: u64,
     /// The NHRP engine of the overlay, once it can run: at start on a hub, when the client
@@ -488,6 +492,11 @@ impl Node {
             bgp_conns: BTreeMap::new(),
             bgp_pending: Vec::new(),
             bgp_listeners: Vec::new(),
+            bgp_backlog: if cfg.bgp.iter().any(|b| !b.listen_ranges.is_empty()) {
+                BGP_LISTENERS_HUB
+            } else {
+                BGP_LISTENERS
+            },
             bgp_next_inbound: 1,
             nhrp: None,
             nhrp_rng: ChaCha20Rng::seed_from_u64(seed ^ 0x2001),
@@ -1785,7 +1794,7 @@ impl Node {
             }
         }
         // Keep a few sockets listening so that SYNs arriving together are all accepted.
-        while self.bgp_listeners.len() < BGP_LISTENERS {
+        while self.bgp_listeners.len() < self.bgp_backlog {
             match self.tcp.listen(179) {
                 Ok(l) => self.bgp_listeners.push(l),
                 Err(_) => break,
