@@ -166,9 +166,16 @@ fn bench(c: &mut Criterion) {
                         == Some(State::Established))
                 );
                 let t = Instant::now();
+                let progress = std::env::var_os("BGPLITE_E2E_PROGRESS").is_some();
+                let mut mark = 0usize;
                 loop {
-                    drv.step();
-                    if drv.sp.loc_rib().len() >= held as usize {
+                    drv.wait_step(Duration::from_millis(50));
+                    let have = drv.sp.loc_rib().len();
+                    if progress && (have > mark || mark == 0 && have > 0) {
+                        eprintln!("e2e progress: {:?} {have} prefixes", t.elapsed());
+                        mark = have + held as usize / 10;
+                    }
+                    if have >= held as usize {
                         break;
                     }
                     assert!(

@@ -11,20 +11,18 @@ use super::best_path::{BestCtx, compare};
 use super::{Path, RouteAttrs};
 use crate::wire::Ipv4Prefix;
 
-/// Candidate paths for one prefix.
+/// Candidate paths for one prefix (24 bytes: one path inline, no separate best index).
 #[derive(Debug, Clone, Default)]
 pub struct Dest {
-    /// One path per source, sorted by source (inline when there is only one).
+    /// One path per source, the best one first (the others in no particular order). A
+    /// destination in the RIB always has at least one path.
     pub paths: SmallVec<[Path; 1]>,
-    /// Index of the best path in `paths`.
-    pub best: Option<u32>,
 }
 
 impl Dest {
     /// The best path.
     pub fn best(&self) -> Option<&Path> {
-        self.best
-            .and_then(|i| self.paths.get(usize::try_from(i).ok()?))
+        self.paths.first()
     }
 }
 
@@ -82,9 +80,9 @@ impl LocRib {
             None => self.dests.get_mut(&prefix)?,
         };
         let old = d.best().map(|p| (p.src, Arc::clone(&p.attrs)));
-        let pos = d.paths.binary_search_by_key(&src, |p| p.src);
+        let pos = d.paths.iter().position(|p| p.src == src);
         match (attrs, pos) {
-            (Some(a), Ok(i)) => {
+            (Some(a), Some(i)) => {
                 if let Some(p) = d.paths.get_mut(i) {
                     if Arc::ptr_eq(&p.attrs, &a) {
                         return None;
@@ -92,11 +90,11 @@ impl LocRib {
                     p.attrs = a;
                 }
             }
-            (Some(a), Err(i)) => d.paths.insert(i, Path { src, attrs: a }),
-            (None, Ok(i)) => {
+            (Some(a), None) => d.paths.push(Path { src, attrs: a }),
+            (None, Some(i)) => {
                 d.paths.remove(i);
             }
-            (None, Err(_)) => return None,
+            (None, None) => return None,
         }
         Self::select(d, ctx);
         let new = d.best().map(|p| (p.src, Arc::clone(&p.attrs)));
@@ -131,15 +129,21 @@ impl LocRib {
         }
     }
 
+    /// Moves the best path to the front. `compare` is a total order (ties end on the source),
+    /// so the choice does not depend on the order of the others.
     fn select(d: &mut Dest, ctx: &impl BestCtx) {
-        let mut best: Option<usize> = None;
-        for (i, p) in d.paths.iter().enumerate() {
-            best = match best.and_then(|b| d.paths.get(b)) {
-                Some(bp) if compare(bp, p, ctx).is_le() => best,
-                _ => Some(i),
-            };
+        if d.paths.len() < 2 {
+            return;
         }
-        d.best = best.and_then(|b| u32::try_from(b).ok());
+        let mut best = 0;
+        for (i, p) in d.paths.iter().enumerate().skip(1) {
+            if let Some(bp) = d.paths.get(best)
+                && compare(bp, p, ctx).is_gt()
+            {
+                best = i;
+            }
+        }
+        d.paths.swap(0, best);
     }
 
     /// The destination for a prefix.

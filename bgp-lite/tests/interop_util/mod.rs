@@ -189,6 +189,8 @@ pub struct Driver {
     pub sent: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
     /// Port our listeners use.
     pub port: u16,
+    /// Receive buffer, allocated once (not zeroed per step).
+    buf: Vec<u8>,
 }
 
 impl Driver {
@@ -216,7 +218,33 @@ impl Driver {
             events: Vec::new(),
             sent: Vec::new(),
             port,
+            buf: vec![0; 1 << 18],
         }
+    }
+
+    /// Waits until the connection is readable (with one connection and no listener: a
+    /// blocking `peek` with a read timeout), the speaker's next timer is due, or `max` passes
+    /// (otherwise a 2 ms nap); then runs one [`Driver::step`]. The way to wait: a bare `step`
+    /// loop spins and takes the CPU from the peer that is sending to us.
+    pub fn wait_step(&mut self, max: Duration) {
+        let now = Instant::now();
+        let wait = self
+            .sp
+            .poll_timeout()
+            .map_or(max, |t| t.saturating_duration_since(now).min(max));
+        if !wait.is_zero() {
+            match self.conns.values().next() {
+                Some((s, _, _)) if self.conns.len() == 1 && self.listeners.is_empty() => {
+                    let _ = s.set_nonblocking(false);
+                    let _ = s.set_read_timeout(Some(wait));
+                    let _ = s.peek(&mut [0u8; 1]);
+                    let _ = s.set_read_timeout(None);
+                    let _ = s.set_nonblocking(true);
+                }
+                _ => std::thread::sleep(wait.min(Duration::from_millis(2))),
+            }
+        }
+        self.step();
     }
 
     /// Accept, read, fire timers and drain once.
@@ -235,7 +263,7 @@ impl Driver {
             }
         }
         let ids: Vec<ConnId> = self.conns.keys().copied().collect();
-        let mut buf = [0u8; 65536];
+        let mut buf = std::mem::take(&mut self.buf);
         for id in ids {
             while let Some((s, _, _)) = self.conns.get_mut(&id) {
                 match s.read(&mut buf) {
@@ -257,6 +285,7 @@ impl Driver {
                 self.drain(now);
             }
         }
+        self.buf = buf;
         self.sp.handle_timeout(now);
         self.drain(now);
     }
@@ -342,14 +371,16 @@ impl Driver {
         mut cond: impl FnMut(&mut Self) -> bool,
     ) -> bool {
         let end = Instant::now() + timeout;
-        while Instant::now() < end {
-            self.step();
+        loop {
+            let now = Instant::now();
+            if now >= end {
+                return false;
+            }
+            self.wait_step((end - now).min(Duration::from_millis(20)));
             if cond(self) {
                 return true;
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
-        false
     }
 
     pub fn run_for(&mut self, d: Duration) {
