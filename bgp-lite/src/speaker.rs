@@ -767,6 +767,19 @@ impl Speaker {
     }
 
     fn conn_down(&mut self, now: Instant, addr: IpAddr, conn: ConnId, reason: Error, sent: bool) {
+        // RFC 4271 6: a NOTIFICATION goes out before the connection closes. The session's
+        // transmit buffer holds it; hand it out ahead of the `Close` event.
+        if let Some(s) = self
+            .neighbors
+            .get_mut(&addr)
+            .and_then(|n| n.sessions.get_mut(&conn))
+            && !s.tx.is_empty()
+        {
+            self.transmits.push_back(StreamTransmit {
+                conn,
+                bytes: s.take_tx(),
+            });
+        }
         self.conns.remove(&conn);
         self.push_event(Event::Close { conn });
         let Some(n) = self.neighbors.get_mut(&addr) else {
@@ -1035,23 +1048,24 @@ impl Speaker {
             let Some(n) = self.neighbors.get(&addr) else {
                 continue;
             };
-            let prefixes: Vec<Ipv4Prefix> = if n.full_sync {
-                self.rib
+            let all;
+            let prefixes: &BTreeSet<Ipv4Prefix> = if n.full_sync {
+                all = self
+                    .rib
                     .iter()
                     .map(|(p, _)| *p)
                     .chain(n.adj_out.routes.keys().copied())
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect()
+                    .collect::<BTreeSet<_>>();
+                &all
             } else if dirty.is_empty() {
                 continue;
             } else {
-                dirty.iter().copied().collect()
+                &dirty
             };
             let mut withdraw = Vec::new();
             let mut announce: BTreeMap<Arc<RouteAttrs>, Vec<Ipv4Prefix>> = BTreeMap::new();
             let mut changes: Vec<(Ipv4Prefix, Option<Arc<RouteAttrs>>)> = Vec::new();
-            for p in prefixes {
+            for &p in prefixes {
                 let want = self.export(n, &p);
                 let have = n.adj_out.routes.get(&p);
                 match (want, have) {

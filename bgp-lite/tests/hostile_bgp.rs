@@ -539,7 +539,6 @@ fn byte_by_byte_and_huge_chunks_are_the_same_stream() {
 /// `poll_transmit`: `Speaker::conn_down` removes the session (and the NOTIFICATION queued in
 /// its transmit buffer) before `process` calls `drain_tx`.
 #[test]
-#[ignore = "bug (reported): the NOTIFICATION is dropped with the session before it is sent"]
 fn notification_bytes_are_sent_before_the_close() {
     let mut m = raw(2, &[0; 10]);
     m[16..18].copy_from_slice(&4097u16.to_be_bytes());

@@ -40,6 +40,7 @@ protocol bgp hub {{
   hold time 9;
   connect delay time 1;
   connect retry time 2;
+  error wait time 1, 5;
   {passive}
   ipv4 {{ import all; export all; igp table igptab; }};
 }}

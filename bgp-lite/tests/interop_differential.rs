@@ -125,6 +125,7 @@ protocol bgp hub {{
   hold time 9;
   connect delay time 1;
   connect retry time 1;
+  error wait time 1, 5;
   ipv4 {{ import all; export all; igp table igptab; next hop address 10.1.1.100; }};
 }}
 "#
@@ -216,7 +217,7 @@ fn run(hub_is_frr: bool) -> Outcome {
             hub2,
         }
     };
-    let end = Instant::now() + Duration::from_secs(30);
+    let end = Instant::now() + Duration::from_secs(45);
     let mut s = snapshot();
     while Instant::now() < end && !want(&s) {
         match drv.as_mut() {

@@ -252,6 +252,7 @@ protocol bgp hub {{
   hold time 9;
   connect delay time 1;
   connect retry time 2;
+  error wait time 1, 5;
   ipv4 {{ import all; export all; igp table igptab; }};
 }}
 "#

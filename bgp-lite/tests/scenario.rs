@@ -390,3 +390,40 @@ fn same_inputs_same_transcript() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn unknown_optional_transitive_is_reflected_with_partial_bit() {
+    let (mut net, h1, h2, s1) = build();
+    let c = DecodeCtx::default();
+    let mut u = Update {
+        nlri: vec![p("172.16.222.0/24")],
+        ..Default::default()
+    };
+    u.attrs.push(PathAttr::new(AttrValue::Origin(
+        bgp_lite::wire::Origin::Igp,
+    )));
+    u.attrs
+        .push(PathAttr::new(AttrValue::AsPath(Default::default())));
+    u.attrs.push(PathAttr::new(AttrValue::NextHop(SPOKE1)));
+    u.attrs.push(PathAttr::new(AttrValue::LocalPref(100)));
+    // optional transitive, unknown to everyone, partial bit clear as sent by its originator
+    u.attrs.push(PathAttr {
+        flags: 0xc0,
+        value: AttrValue::Unknown {
+            code: 240,
+            value: vec![1, 2, 3],
+        },
+    });
+    net.inject(s1, h1, &Message::Update(u).to_bytes(&c).unwrap());
+    net.run_for(Duration::from_millis(50));
+    let r = net.nodes[h2]
+        .sp
+        .loc_rib()
+        .best(&p("172.16.222.0/24"))
+        .expect("reflected");
+    assert_eq!(
+        r.attrs.unknown,
+        vec![(0xe0, 240, vec![1, 2, 3])],
+        "passed on with the partial bit"
+    );
+}

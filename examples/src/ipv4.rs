@@ -41,6 +41,8 @@ pub enum WireError {
 pub mod proto {
     /// ICMP.
     pub const ICMP: u8 = 1;
+    /// IPv4 in IPv4 (the ESP next header of tunnel mode).
+    pub const IPIP: u8 = 4;
     /// TCP.
     pub const TCP: u8 = 6;
     /// UDP.

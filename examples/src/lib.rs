@@ -19,6 +19,7 @@ pub mod fib;
 pub mod gre;
 pub mod ipv4;
 pub mod lab;
+pub mod linux;
 pub mod node;
 pub mod pcap;
 pub mod prefix;

@@ -23,8 +23,14 @@ PHASE is 1-4 or up|shortcut|failover|return";
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some("lab") if args.iter().any(|a| a == "--netns") => {
+            ExitCode::from(flexvpn_router::linux::lab::main(&args[1..]))
+        }
         Some("lab") => lab_cmd(&args[1..]),
         Some("check-config") => check_config(&args[1..]),
+        Some(sub @ ("run" | "show")) => {
+            ExitCode::from(flexvpn_router::linux::run::main(sub, &args[1..]))
+        }
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)

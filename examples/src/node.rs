@@ -26,10 +26,10 @@ use rand_chacha::rand_core::SeedableRng;
 
 use crate::config::{
     Config, DpdMode, InterfaceAddress, InterfaceKind, PeerTarget, RouteTarget, TunnelDestination,
-    TunnelSource,
+    TunnelMode, TunnelSource,
 };
 use crate::fib::{Fib, Route, Source, Target};
-use crate::gre::{Gre, PROTO_IPV4};
+use crate::gre::{Gre, PROTO_IPV4, PROTO_NHRP};
 use crate::ipv4::{self, Ipv4Header, proto};
 use crate::prefix::Prefix;
 use crate::sim::{SimNode, Transmit};
@@ -149,6 +149,8 @@ pub struct Tunnel {
     pub nhrp_network_id: Option<u32>,
     /// `tunnel protection ipsec profile`.
     pub protected: bool,
+    /// `tunnel mode ipsec ipv4`: a VTI, the inner IPv4 packet in ESP tunnel mode, no GRE.
+    pub vti: bool,
     /// Counters.
     pub counters: Counters,
     /// The IKE SA protecting the tunnel.
@@ -236,8 +238,10 @@ pub struct Node {
     vt: Option<VirtualTemplate>,
     /// BGP neighbors reached through the client tunnel (`update-source TunnelN`).
     tunnel_neighbors: Vec<Ipv4Addr>,
-    /// Keys of every SA, for the pcap key file.
+    /// Keys of every ESP SA, for the pcap key file.
     pub keys: crate::pcap::WiresharkKeys,
+    /// Keys of every IKE SA (the ikev2 crate's key log), for the pcap key file.
+    ike_keys: std::sync::Arc<ikev2::config::WiresharkKeyLog>,
     /// The BGP speaker (bgp-lite), if `router bgp` is configured.
     bgp: Option<bgp_lite::Speaker>,
     /// BGP connections: the speaker's id -> the TCP connection carrying it.
@@ -248,10 +252,36 @@ pub struct Node {
     bgp_listeners: Vec<ConnId>,
     /// Next inbound connection id for the speaker (top bit clear).
     bgp_next_inbound: u64,
+    /// The NHRP engine of the overlay, once it can run: at start on a hub, when the client
+    /// tunnel has its address on a spoke.
+    nhrp: Option<nhrp::Engine>,
+    /// RNG seeding NHRP request ids.
+    nhrp_rng: ChaCha20Rng,
+    /// NHRP packets waiting for a tunnel to their NBMA address.
+    nhrp_wait: Vec<(Ipv4Addr, Vec<u8>)>,
+    /// Shortcuts the engine asked for: (prefix, next hop, NBMA).
+    nhrp_shortcuts: Vec<(Prefix, Ipv4Addr, Ipv4Addr)>,
+    /// IKE SAs opened for spoke-to-spoke tunnels, with the other end's NBMA address.
+    shortcut_ike: BTreeMap<ikev2::SaHandle, Ipv4Addr>,
+    /// NHRP settings from the configuration.
+    nhrp_setup: Option<NhrpSetup>,
+    /// BGP changed routes since the hub's NHRP engine last learned them.
+    nhrp_routes_dirty: bool,
     /// `router bgp ASN` (0 without BGP).
     bgp_asn: u32,
     /// The BGP router identifier.
     bgp_router_id: Ipv4Addr,
+}
+
+/// What the configuration says about NHRP.
+#[derive(Debug, Clone)]
+struct NhrpSetup {
+    network_id: u32,
+    hub: bool,
+    redirect: bool,
+    lans: Vec<Prefix>,
+    /// `ip nhrp map PROTO NBMA` of unprotected GRE tunnels (the hub-to-hub tunnel).
+    static_peers: Vec<(Ipv4Addr, Ipv4Addr)>,
 }
 
 /// One BGP transport connection.
@@ -271,6 +301,7 @@ struct VirtualTemplate {
     mtu: u16,
     mss: Option<u16>,
     nhrp_network_id: Option<u32>,
+    vti: bool,
 }
 
 impl Node {
@@ -364,6 +395,7 @@ impl Node {
                 mss: i.tcp_adjust_mss,
                 nhrp_network_id: i.nhrp.network_id,
                 protected: i.tunnel_protection.is_some(),
+                vti: i.tunnel_mode == TunnelMode::IpsecIpv4,
                 counters: Counters::default(),
                 ike_sa: None,
             };
@@ -383,7 +415,8 @@ impl Node {
             .first()
             .map(|e| e.addr)
             .ok_or(NodeError::NoUnderlay)?;
-        let (ike, ike_peer) = build_ike(cfg, public, epoch, seed);
+        let ike_keys = std::sync::Arc::new(ikev2::config::WiresharkKeyLog::default());
+        let (ike, ike_peer) = build_ike(cfg, public, epoch, seed, ike_keys.clone());
         let vt = cfg
             .interfaces
             .values()
@@ -397,6 +430,7 @@ impl Node {
                 mtu: i.ip_mtu.unwrap_or(DEFAULT_TUNNEL_MTU),
                 mss: i.tcp_adjust_mss,
                 nhrp_network_id: i.nhrp.network_id,
+                vti: i.tunnel_mode == TunnelMode::IpsecIpv4,
             });
         let tunnel_neighbors = cfg
             .bgp
@@ -449,11 +483,19 @@ impl Node {
             vt,
             tunnel_neighbors,
             keys: crate::pcap::WiresharkKeys::default(),
+            ike_keys,
             bgp: build_bgp(cfg, &loopbacks, epoch),
             bgp_conns: BTreeMap::new(),
             bgp_pending: Vec::new(),
             bgp_listeners: Vec::new(),
             bgp_next_inbound: 1,
+            nhrp: None,
+            nhrp_rng: ChaCha20Rng::seed_from_u64(seed ^ 0x2001),
+            nhrp_wait: Vec::new(),
+            nhrp_shortcuts: Vec::new(),
+            shortcut_ike: BTreeMap::new(),
+            nhrp_setup: None,
+            nhrp_routes_dirty: false,
             bgp_asn: cfg.bgp.as_ref().map_or(0, |b| b.asn),
             bgp_router_id: cfg
                 .bgp
@@ -479,6 +521,34 @@ impl Node {
         if node.bgp.is_some() {
             node.sync_bgp_table(epoch);
             node.tcp_deadline = Some(epoch);
+        }
+        let network_id = cfg.interfaces.values().find_map(|i| i.nhrp.network_id);
+        if let Some(network_id) = network_id {
+            node.nhrp_setup = Some(NhrpSetup {
+                network_id,
+                hub: !cfg.pools.is_empty(),
+                redirect: cfg.interfaces.values().any(|i| i.nhrp.redirect),
+                lans: node.ethers.iter().skip(1).map(|e| e.net).collect(),
+                static_peers: cfg
+                    .interfaces
+                    .values()
+                    .flat_map(|i| i.nhrp.maps.iter().copied())
+                    .collect(),
+            });
+            // Both hubs share the virtual-template address (10.1.1.1), so a hub's NHRP identity
+            // is its address on the hub-to-hub GRE tunnel when it has one: a request forwarded
+            // from one hub to the other must not carry an address the other hub owns too.
+            let hub_proto = node
+                .tunnels
+                .values()
+                .find(|t| t.kind == TunnelKind::StaticGre && t.nhrp_network_id == Some(network_id))
+                .and_then(|t| t.address)
+                .or_else(|| node.vt.as_ref().and_then(|v| v.address));
+            if node.nhrp_setup.as_ref().is_some_and(|n| n.hub)
+                && let Some(proto) = hub_proto
+            {
+                node.start_nhrp(epoch, proto, Vec::new());
+            }
         }
         // Static GRE tunnels are up as soon as their destination is routable (IOS keepalives
         // are off by default).
@@ -699,6 +769,7 @@ impl Node {
                 packet,
             });
         } else if self.tunnels.contains_key(&ifname) {
+            self.nhrp_forwarded(now, in_if.as_deref(), &ifname, &packet);
             self.tunnel_output(at, &ifname, packet, h);
         } else {
             self.drops.no_route += 1;
@@ -740,6 +811,12 @@ impl Node {
         t.counters.out_bytes += packet.len() as u64;
         let src = t.source;
         let protected = t.protected;
+        if t.vti {
+            // A VTI: the inner packet itself goes into ESP tunnel mode (next header 4).
+            let ike_sa = t.ike_sa;
+            self.esp_output(ike_sa, src, dst, packet, proto::IPIP);
+            return;
+        }
         let gre = Gre {
             protocol: PROTO_IPV4,
             checksum: false,
@@ -747,7 +824,7 @@ impl Node {
         .encapsulate(&packet);
         if protected {
             let ike_sa = t.ike_sa;
-            self.esp_output(ike_sa, src, dst, gre);
+            self.esp_output(ike_sa, src, dst, gre, proto::GRE);
             return;
         }
         let ident = self.next_ident();
@@ -756,13 +833,15 @@ impl Node {
         }
     }
 
-    /// GRE over ESP transport mode over UDP 4500 to `dst`.
+    /// `payload` (GRE in transport mode, an IPv4 packet in tunnel mode, as `next_header`
+    /// says) in ESP over UDP 4500 to `dst`.
     fn esp_output(
         &mut self,
         ike_sa: Option<ikev2::SaHandle>,
         src: Ipv4Addr,
         dst: Ipv4Addr,
-        gre: Vec<u8>,
+        payload: Vec<u8>,
+        next_header: u8,
     ) {
         let Some(sess) = ike_sa.and_then(|h| self.sessions.get_mut(&h)) else {
             self.drops.tunnel_down += 1;
@@ -772,9 +851,11 @@ impl Node {
             self.drops.tunnel_down += 1;
             return;
         };
-        let mut buf = BytesMut::with_capacity(gre.len() + 64);
-        buf.extend_from_slice(&gre);
-        if out.seal(&mut buf, proto::GRE).is_err() {
+        // The session's peer, whatever the tunnel's configured destination says.
+        let dst = if sess.peer == dst { dst } else { sess.peer };
+        let mut buf = BytesMut::with_capacity(payload.len() + 64);
+        buf.extend_from_slice(&payload);
+        if out.seal(&mut buf, next_header).is_err() {
             self.drops.unhandled += 1;
             return;
         }
@@ -831,6 +912,21 @@ impl Node {
         sess.decaps += 1;
         sess.traffic_received = true;
         let iface = sess.iface.clone();
+        if opened.next_header == proto::IPIP {
+            // ESP tunnel mode (a VTI): route the inner packet by its own header.
+            let inner = buf.to_vec();
+            let Some(t) = self.tunnels.get_mut(&iface) else {
+                return;
+            };
+            if !t.vti {
+                self.drops.unhandled += 1;
+                return;
+            }
+            t.counters.in_packets += 1;
+            t.counters.in_bytes += inner.len() as u64;
+            self.forward(now, inner, Some(iface));
+            return;
+        }
         if opened.next_header != proto::GRE {
             self.drops.unhandled += 1;
             return;
@@ -847,6 +943,8 @@ impl Node {
         t.counters.in_bytes += inner.len() as u64;
         if gre.protocol == PROTO_IPV4 {
             self.forward(now, inner, Some(iface));
+        } else if gre.protocol == PROTO_NHRP {
+            self.nhrp_input(now, &iface, &inner);
         } else {
             self.drops.unhandled += 1;
         }
@@ -910,7 +1008,12 @@ impl Node {
                     SocketAddr::V4(r) => *r.ip(),
                     SocketAddr::V6(_) => return,
                 };
-                if initiator {
+                if initiator && self.shortcut_ike.contains_key(&sa) {
+                    self.shortcut_ike.remove(&sa);
+                    let name = self.clone_virtual_access(peer, sa, at);
+                    self.sessions
+                        .insert(sa, Session::new(peer, true, &name, None, at));
+                } else if initiator {
                     let tunnel = self
                         .flex
                         .as_ref()
@@ -940,40 +1043,25 @@ impl Node {
                         );
                     }
                     self.refresh_tunnel_routes(&tunnel);
+                    let vti = self.tunnels.get(&tunnel).is_some_and(|t| t.vti);
+                    if let Some(a) = assigned_address.filter(|_| !vti) {
+                        let hub_proto = self
+                            .tunnel_neighbors
+                            .first()
+                            .copied()
+                            .unwrap_or(Ipv4Addr::new(10, 1, 1, 1));
+                        self.start_nhrp(now, a, vec![nhrp::Peer::new(hub_proto, peer)]);
+                    }
                 } else {
-                    // A spoke: clone a virtual-access interface from the template.
-                    let name = format!("Virtual-Access{}", self.next_va);
-                    self.next_va += 1;
-                    let vt = self.vt.clone();
-                    let t = Tunnel {
-                        name: name.clone(),
-                        kind: TunnelKind::VirtualAccess,
-                        source: self.public,
-                        destination: Some(peer),
-                        address: vt.as_ref().and_then(|v| v.address),
-                        line_up: false,
-                        mtu: vt.as_ref().map_or(DEFAULT_TUNNEL_MTU, |v| v.mtu),
-                        mss: vt.as_ref().and_then(|v| v.mss),
-                        nhrp_network_id: vt.as_ref().and_then(|v| v.nhrp_network_id),
-                        protected: true,
-                        counters: Counters::default(),
-                        ike_sa: Some(sa),
-                    };
-                    self.tunnels.insert(name.clone(), t);
+                    // A spoke (or, on a spoke, another spoke's shortcut): a virtual-access
+                    // interface cloned from the template.
+                    let name = self.clone_virtual_access(peer, sa, at);
                     self.sessions
                         .insert(sa, Session::new(peer, false, &name, assigned_address, at));
-                    if self.crypto_logging {
-                        self.syslog(
-                            at,
-                            flexclient::syslog::ikev2_session_status(
-                                true,
-                                peer,
-                                500,
-                                &peer.to_string(),
-                            ),
-                        );
+                    let vti = self.tunnels.get(&name).is_some_and(|t| t.vti);
+                    if let (Some(a), Some(e), false) = (assigned_address, self.nhrp.as_mut(), vti) {
+                        let _ = e.add_peer(now, nhrp::Peer::new(a, peer));
                     }
-                    self.set_line(at, &name, true);
                     // The authorization block's route to the spoke's assigned address.
                     if let Some(a) = assigned_address {
                         let mut r =
@@ -993,10 +1081,15 @@ impl Node {
                 let Some(sess) = self.sessions.get_mut(&sa) else {
                     return;
                 };
+                let mode = if self.tunnels.get(&sess.iface).is_some_and(|t| t.vti) {
+                    esp::Mode::Tunnel
+                } else {
+                    esp::Mode::Transport
+                };
                 let params_out = esp::SaParams::from_keymat(spi_out, keys.encr_out.as_bytes())
-                    .map(|p| p.with_mode(esp::Mode::Transport));
+                    .map(|p| p.with_mode(mode));
                 let params_in = esp::SaParams::from_keymat(spi_in, keys.encr_in.as_bytes())
-                    .map(|p| p.with_mode(esp::Mode::Transport));
+                    .map(|p| p.with_mode(mode));
                 if let (Ok(po), Ok(pi)) = (params_out, params_in)
                     && let (Ok(o), Ok(i)) = (esp::OutboundSa::new(po), esp::InboundSa::new(pi))
                 {
@@ -1036,12 +1129,63 @@ impl Node {
         }
     }
 
+    /// Clone a virtual-access interface for a session with `peer`.
+    fn clone_virtual_access(
+        &mut self,
+        peer: Ipv4Addr,
+        sa: ikev2::SaHandle,
+        at: Duration,
+    ) -> String {
+        let name = format!("Virtual-Access{}", self.next_va);
+        self.next_va += 1;
+        let vt = self.vt.clone();
+        let address = vt.as_ref().and_then(|v| v.address).or_else(|| {
+            self.tunnels
+                .values()
+                .find(|t| t.kind == TunnelKind::FlexClient)
+                .and_then(|t| t.address)
+        });
+        let t = Tunnel {
+            name: name.clone(),
+            kind: TunnelKind::VirtualAccess,
+            source: self.public,
+            destination: Some(peer),
+            address,
+            line_up: false,
+            mtu: vt.as_ref().map_or(DEFAULT_TUNNEL_MTU, |v| v.mtu),
+            mss: vt.as_ref().and_then(|v| v.mss),
+            nhrp_network_id: vt.as_ref().and_then(|v| v.nhrp_network_id),
+            protected: true,
+            vti: vt.as_ref().is_some_and(|v| v.vti),
+            counters: Counters::default(),
+            ike_sa: Some(sa),
+        };
+        self.tunnels.insert(name.clone(), t);
+        if self.crypto_logging {
+            self.syslog(
+                at,
+                flexclient::syslog::ikev2_session_status(true, peer, 500, &peer.to_string()),
+            );
+        }
+        self.set_line(at, &name, true);
+        name
+    }
+
     fn session_gone(&mut self, now: Instant, sa: ikev2::SaHandle, reason: flexclient::DownReason) {
         let at = self.elapsed(now);
         self.pending.remove(&sa);
+        self.shortcut_ike.remove(&sa);
         let Some(sess) = self.sessions.remove(&sa) else {
             return;
         };
+        if let Some(e) = self.nhrp.as_mut() {
+            e.handle_tunnel_down(now, sess.peer);
+            if !sess.initiator
+                && let Some(a) = sess.assigned
+            {
+                let _ = e.remove_peer(now, a);
+            }
+        }
         if let Some(spi) = sess.spi_in {
             self.inbound.remove(&spi);
         }
@@ -1081,6 +1225,311 @@ impl Node {
                 |r| matches!(&r.target, Target::Interface { ifname, .. } if *ifname == name),
             );
         }
+    }
+
+    /// Start (or restart) the NHRP engine with overlay address `proto`.
+    fn start_nhrp(&mut self, now: Instant, proto: Ipv4Addr, servers: Vec<nhrp::Peer>) {
+        let Some(setup) = self.nhrp_setup.clone() else {
+            return;
+        };
+        let mut c = nhrp::Config::new(setup.network_id, proto, self.public);
+        c.server = setup.hub;
+        c.redirect = setup.redirect;
+        c.shortcut = !setup.hub;
+        c.servers = servers.clone();
+        c.local_prefixes = setup
+            .lans
+            .iter()
+            .filter_map(|p| nhrp::Prefix::new(p.addr(), p.prefix_len()).ok())
+            .collect();
+        let Ok(mut e) = nhrp::Engine::new(c, &mut self.nhrp_rng, now) else {
+            return;
+        };
+        for (p, n) in &setup.static_peers {
+            let _ = e.add_peer(now, nhrp::Peer::new(*p, *n));
+        }
+        if let (Some(hub), Ok(default)) =
+            (servers.first(), nhrp::Prefix::new(Ipv4Addr::UNSPECIFIED, 0))
+        {
+            e.set_route(default, *hub);
+        }
+        // The hub learns every spoke session already up.
+        for sess in self.sessions.values().filter(|s| !s.initiator) {
+            if let Some(a) = sess.assigned {
+                let _ = e.add_peer(now, nhrp::Peer::new(a, sess.peer));
+            }
+        }
+        self.nhrp = Some(e);
+        self.nhrp_shortcuts.clear();
+        self.fib.remove_where(|r| r.source == Source::Nhrp);
+        self.sync_nhrp_routes();
+    }
+
+    /// The NHRP peer at the far end of tunnel `name`.
+    fn nhrp_peer_of(&self, name: &str) -> Option<nhrp::Peer> {
+        let t = self.tunnels.get(name)?;
+        let nbma = t.destination?;
+        let proto = match t.kind {
+            TunnelKind::FlexClient => self.tunnel_neighbors.first().copied()?,
+            TunnelKind::VirtualAccess => self
+                .sessions
+                .values()
+                .find(|s| s.iface == name)
+                .and_then(|s| s.assigned)
+                .or_else(|| {
+                    self.nhrp_shortcuts
+                        .iter()
+                        .find(|(_, _, n)| *n == nbma)
+                        .map(|(_, nh, _)| *nh)
+                })?,
+            TunnelKind::StaticGre => self
+                .nhrp_setup
+                .as_ref()?
+                .static_peers
+                .iter()
+                .find(|(_, n)| *n == nbma)
+                .map(|(p, _)| *p)?,
+        };
+        Some(nhrp::Peer::new(proto, nbma))
+    }
+
+    /// A data packet leaves on an NHRP tunnel: the hub may redirect, the spoke refreshes.
+    fn nhrp_forwarded(&mut self, now: Instant, in_if: Option<&str>, out_if: &str, packet: &[u8]) {
+        if self.nhrp.is_none() {
+            return;
+        }
+        let Some(egress) = self.nhrp_peer_of(out_if) else {
+            return;
+        };
+        let ingress = in_if.and_then(|i| self.nhrp_peer_of(i));
+        if let Some(e) = self.nhrp.as_mut() {
+            e.handle_forwarded(
+                now,
+                nhrp::Forwarded {
+                    ingress,
+                    egress,
+                    packet,
+                },
+            );
+        }
+        self.drive_nhrp(now);
+    }
+
+    fn nhrp_input(&mut self, now: Instant, iface: &str, payload: &[u8]) {
+        let Some(from) = self.tunnels.get(iface).and_then(|t| t.destination) else {
+            return;
+        };
+        if let Some(e) = self.nhrp.as_mut() {
+            let _ = e.handle_nhrp(now, from, payload);
+        } else {
+            self.drops.unhandled += 1;
+        }
+        self.drive_nhrp(now);
+    }
+
+    /// Tell the hub's engine where each BGP prefix lives (a spoke, or the other hub).
+    fn sync_nhrp_routes(&mut self) {
+        let Some(setup) = self.nhrp_setup.clone() else {
+            return;
+        };
+        if !setup.hub {
+            return;
+        }
+        let routes: Vec<(Prefix, Ipv4Addr)> = self
+            .fib
+            .best_routes()
+            .filter(|r| r.source == Source::Bgp)
+            .filter_map(|r| match r.target {
+                Target::NextHop(nh) => Some((r.prefix, nh)),
+                _ => None,
+            })
+            .collect();
+        let mut resolved = Vec::new();
+        for (p, nh) in routes {
+            // A spoke's LAN: the spoke's session. The other hub's routes: the GRE peer.
+            let peer = self
+                .sessions
+                .values()
+                .find(|s| !s.initiator && s.assigned == Some(nh))
+                .map(|s| nhrp::Peer::new(nh, s.peer))
+                .or_else(|| {
+                    setup
+                        .static_peers
+                        .first()
+                        .map(|(proto, nbma)| nhrp::Peer::new(*proto, *nbma))
+                });
+            if let (Some(peer), Ok(np)) = (peer, nhrp::Prefix::new(p.addr(), p.prefix_len())) {
+                resolved.push((np, peer));
+            }
+        }
+        if let Some(e) = self.nhrp.as_mut() {
+            for (np, peer) in resolved {
+                e.set_route(np, peer);
+            }
+        }
+    }
+
+    /// Drain the NHRP engine: packets into tunnels, events into tunnels and routes.
+    fn drive_nhrp(&mut self, now: Instant) {
+        let Some(e) = self.nhrp.as_mut() else { return };
+        let mut tx = Vec::new();
+        while let Some(t) = e.poll_transmit() {
+            tx.push((t.nbma, t.payload));
+        }
+        let mut events = Vec::new();
+        while let Some(ev) = e.poll_event() {
+            events.push(ev);
+        }
+        self.nhrp_wait.extend(tx);
+        for ev in events {
+            match ev {
+                nhrp::Event::OpenTunnel { nbma } => self.open_shortcut_tunnel(now, nbma),
+                nhrp::Event::InstallShortcut {
+                    prefix,
+                    next_hop,
+                    nbma,
+                } => {
+                    if let Some(p) = Prefix::new(prefix.addr(), prefix.len()) {
+                        self.nhrp_shortcuts.retain(|(q, _, _)| *q != p);
+                        self.nhrp_shortcuts.push((p, next_hop, nbma));
+                        if self.tunnel_to(nbma).is_none() {
+                            self.open_shortcut_tunnel(now, nbma);
+                        }
+                    }
+                }
+                nhrp::Event::WithdrawShortcut { prefix, .. } => {
+                    if let Some(p) = Prefix::new(prefix.addr(), prefix.len()) {
+                        self.nhrp_shortcuts.retain(|(q, _, _)| *q != p);
+                        self.fib.remove(p, Source::Nhrp);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.flush_nhrp();
+    }
+
+    /// The line-up tunnel whose far end is `nbma`.
+    fn tunnel_to(&self, nbma: Ipv4Addr) -> Option<String> {
+        self.tunnels
+            .values()
+            .find(|t| {
+                t.destination == Some(nbma)
+                    && t.line_up
+                    && (!t.protected
+                        || t.ike_sa
+                            .and_then(|h| self.sessions.get(&h))
+                            .is_some_and(|s| s.established))
+            })
+            .map(|t| t.name.clone())
+    }
+
+    /// Send waiting NHRP packets whose tunnel exists, and install the shortcut routes.
+    fn flush_nhrp(&mut self) {
+        let wait = std::mem::take(&mut self.nhrp_wait);
+        for (nbma, payload) in wait {
+            match self.tunnel_to(nbma) {
+                Some(name) => self.tunnel_send_raw(&name, PROTO_NHRP, &payload),
+                None => self.nhrp_wait.push((nbma, payload)),
+            }
+        }
+        self.nhrp_wait.truncate(64);
+        for (p, nh, nbma) in self.nhrp_shortcuts.clone() {
+            if let Some(name) = self.tunnel_to(nbma) {
+                self.fib
+                    .insert(Route::new(p, Source::Nhrp, Target::via(nh, &name)));
+            }
+        }
+    }
+
+    /// Start IKE to another spoke for a shortcut (unless a tunnel or an attempt exists).
+    fn open_shortcut_tunnel(&mut self, now: Instant, nbma: Ipv4Addr) {
+        if nbma == self.public
+            || self.tunnels.values().any(|t| t.destination == Some(nbma))
+            || self.shortcut_ike.values().any(|n| *n == nbma)
+        {
+            return;
+        }
+        let Some((psk, policy)) = self.ike_peer.clone() else {
+            return;
+        };
+        let pc = ikev2::PeerConfig {
+            remote: SocketAddr::V4(SocketAddrV4::new(nbma, 500)),
+            local: SocketAddr::V4(SocketAddrV4::new(self.public, 500)),
+            psk,
+            remote_id: None,
+            request_address: false,
+            initial_contact: false,
+            policy,
+        };
+        if let Ok(h) = self.ike.connect(now, pc) {
+            self.shortcut_ike.insert(h, nbma);
+        }
+    }
+
+    /// GRE-encapsulate `payload` (protocol `proto_type`) into tunnel `name`, protected or not.
+    fn tunnel_send_raw(&mut self, name: &str, proto_type: u16, payload: &[u8]) {
+        let Some(t) = self.tunnels.get_mut(name) else {
+            return;
+        };
+        let Some(dst) = t.destination else { return };
+        if t.vti {
+            // No GRE, hence no NHRP, on a VTI.
+            return;
+        }
+        t.counters.out_packets += 1;
+        t.counters.out_bytes += payload.len() as u64;
+        let (src, protected, ike_sa) = (t.source, t.protected, t.ike_sa);
+        let gre = Gre {
+            protocol: proto_type,
+            checksum: false,
+        }
+        .encapsulate(payload);
+        if protected {
+            self.esp_output(ike_sa, src, dst, gre, proto::GRE);
+        } else {
+            let ident = self.next_ident();
+            if let Ok(outer) = ipv4::build(src, dst, proto::GRE, TTL, ident, &gre) {
+                self.underlay_send(outer);
+            }
+        }
+    }
+
+    /// Feed the hub's engine new routes, then drain it (sends what waited for a tunnel).
+    fn nhrp_housekeeping(&mut self, now: Instant) {
+        if self.nhrp_routes_dirty {
+            self.nhrp_routes_dirty = false;
+            self.sync_nhrp_routes();
+        }
+        self.drive_nhrp(now);
+    }
+
+    /// The `ikev2_decryption_table` lines of every IKE SA this node set up (Wireshark).
+    pub fn ike_key_lines(&self) -> Vec<String> {
+        self.ike_keys
+            .ike
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// `show ip nhrp`.
+    pub fn show_ip_nhrp(&self) -> String {
+        self.nhrp
+            .as_ref()
+            .map_or_else(String::new, |e| e.show(self.now))
+    }
+
+    /// The NHRP shortcut routes installed in the FIB: (prefix, interface).
+    pub fn nhrp_routes(&self) -> Vec<(Prefix, String)> {
+        self.fib
+            .best_routes()
+            .filter(|r| r.source == Source::Nhrp)
+            .filter_map(|r| match &r.target {
+                Target::Interface { ifname, .. } => Some((r.prefix, ifname.clone())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Send a packet this router originated (routed through the FIB like any other).
@@ -1179,8 +1628,10 @@ impl Node {
         let name = t.name.clone();
         if gre.protocol == PROTO_IPV4 {
             self.forward(now, inner.to_vec(), Some(name));
+        } else if gre.protocol == PROTO_NHRP {
+            let inner = inner.to_vec();
+            self.nhrp_input(now, &name, &inner);
         } else {
-            // NHRP (0x2001) goes to the nhrp engine once it is composed in.
             self.drops.unhandled += 1;
         }
     }
@@ -1194,18 +1645,6 @@ impl Node {
         while let Some(e) = flex.poll_event() {
             events.push(e);
         }
-        // IOS prints the tunnel's line protocol change before the session lines of the same
-        // event (SCENARIO.md's failover log); the block emits it after them, so move it first.
-        if let Some(pos) = events.iter().position(|e| {
-            matches!(e, flexclient::Event::Syslog(l) if l.starts_with("%LINEPROTO-5-UPDOWN") && l.ends_with("state to up"))
-        }) {
-            let line_up = events.remove(pos);
-            let first = events
-                .iter()
-                .position(|e| matches!(e, flexclient::Event::Syslog(l) if l.starts_with("%CRYPTO-5-IKEV2_SESSION_STATUS") && l.contains(" UP.")))
-                .unwrap_or(pos);
-            events.insert(first.min(pos), line_up);
-        }
         let tunnel = flex.config().tunnel().to_owned();
         for e in events {
             match e {
@@ -1215,7 +1654,11 @@ impl Node {
                     }
                 }
                 flexclient::Event::Action(flexclient::Action::Connect { peer, .. }) => {
-                    if let Some(t) = self.tunnels.get_mut(&tunnel) {
+                    // A make-before-break probe (`peer reactivate`) leaves the tunnel on its
+                    // current session until the new one is up.
+                    if let Some(t) = self.tunnels.get_mut(&tunnel)
+                        && t.ike_sa.is_none()
+                    {
                         t.destination = Some(peer);
                     }
                     self.ike_requests.push((at, peer));
@@ -1466,6 +1909,7 @@ impl Node {
             }
             bgp_lite::Event::Syslog(line) => self.syslog(at, line),
             bgp_lite::Event::BestPath { prefix, next_hop } => {
+                self.nhrp_routes_dirty = true;
                 let Some(p) = Prefix::new(prefix.addr(), prefix.prefix_len()) else {
                     return;
                 };
@@ -1820,7 +2264,8 @@ impl Node {
             .destination
             .map_or_else(|| "dynamic".to_owned(), |d| d.to_string());
         let _ = writeln!(s, "  Tunnel source {}, destination {dst}", t.source);
-        let _ = writeln!(s, "  Tunnel protocol/transport GRE/IP");
+        let proto = if t.vti { "IPSEC/IP" } else { "GRE/IP" };
+        let _ = writeln!(s, "  Tunnel protocol/transport {proto}");
         if t.protected {
             let _ = writeln!(s, "  Tunnel protection via IPSec (profile \"default\")");
         }
@@ -1885,6 +2330,14 @@ fn build_bgp(
         }
         if let Some((_, hold)) = s.timers {
             n.hold_time = hold;
+        }
+        if let Some(a) = s
+            .update_source
+            .as_ref()
+            .and_then(|i| cfg.interfaces.get(i))
+            .and_then(crate::config::Interface::static_address)
+        {
+            n.local_addr = Some(a.0.into());
         }
         // The lab's sessions run over tunnels that come and go: retry soon, as IOS does when the
         // route to the neighbor (re)appears.
@@ -1989,6 +2442,7 @@ fn build_ike(
     public: Ipv4Addr,
     epoch: Instant,
     seed: u64,
+    key_log: std::sync::Arc<ikev2::config::WiresharkKeyLog>,
 ) -> (
     ikev2::Endpoint<ChaCha20Rng>,
     Option<(ikev2::Psk, ikev2::SaPolicy)>,
@@ -2005,7 +2459,16 @@ fn build_ike(
         .transform_sets
         .values()
         .any(|t| t.mode == crate::config::IpsecMode::Transport);
-    policy.mode = if transport {
+    // A VTI (`tunnel mode ipsec ipv4` on a tunnel or the virtual-template) needs tunnel mode,
+    // whatever the transform set says; its selectors stay 0.0.0.0/0 both ways (a responder
+    // with a pool narrows the peer's side to the address it assigns).
+    let vti = cfg.interfaces.values().any(|i| {
+        matches!(
+            i.kind,
+            InterfaceKind::Tunnel(_) | InterfaceKind::VirtualTemplate(_)
+        ) && i.tunnel_mode == TunnelMode::IpsecIpv4
+    });
+    policy.mode = if transport && !vti {
         ikev2::Mode::Transport
     } else {
         ikev2::Mode::Tunnel
@@ -2024,6 +2487,7 @@ fn build_ike(
         };
     }
     let mut ec = ikev2::EndpointConfig::new();
+    ec.key_log = key_log;
     let pool = cfg
         .authorization_policies
         .values()
@@ -2131,6 +2595,7 @@ impl SimNode for Node {
         let name = e.name.clone();
         self.forward(now, packet, Some(name));
         self.drive_ike(now);
+        self.nhrp_housekeeping(now);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -2152,6 +2617,12 @@ impl SimNode for Node {
         if self.tcp_deadline.is_some_and(|t| t <= now) {
             self.run_tcp(now);
         }
+        if let Some(e) = self.nhrp.as_mut()
+            && e.poll_timeout().is_some_and(|t| t <= now)
+        {
+            e.handle_timeout(now);
+        }
+        self.nhrp_housekeeping(now);
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -2166,6 +2637,7 @@ impl SimNode for Node {
             self.tcp_deadline,
             self.ike.poll_timeout(),
             self.bgp.as_ref().and_then(bgp_lite::Speaker::poll_timeout),
+            self.nhrp.as_ref().and_then(nhrp::Engine::poll_timeout),
         ]
         .into_iter()
         .flatten()

@@ -174,17 +174,15 @@ fn phase3_failover_logs_the_scenario_sequence_and_uses_hub2_pool() {
         "{:?}",
         r.overlay_pings_after
     );
-    // The flows from spokes 1 and 2 lost packets only during the outage: the longest gap in
-    // arrivals is the outage, and everything sent outside it arrived.
+    // The flows from spokes 1 and 2 to the server on the hubs' LAN lost packets only during the
+    // outage: the longest gap in arrivals is the IKE failover plus the BGP re-connection (the
+    // aggregate comes back from hub 2; connect retry 10 s), and everything outside it arrived.
     for (flow, (_, _, outage)) in ["spoke1-lan#10", "spoke2-lan#11"].iter().zip(&r.failover) {
         let f = r.flows[*flow];
         let o = outage.unwrap();
+        assert!(f.max_gap >= o, "{flow}: {f:?} vs {o:?}");
         assert!(
-            f.max_gap + Duration::from_secs(1) >= o,
-            "{flow}: {f:?} vs {o:?}"
-        );
-        assert!(
-            f.max_gap <= o + Duration::from_secs(1),
+            f.max_gap <= o + Duration::from_secs(12),
             "{flow}: {f:?} vs {o:?}"
         );
         let lost = f.sent - f.received;
@@ -217,6 +215,14 @@ fn phase4_peer_reactivate_moves_spoke1_back() {
         ]
     );
     assert!(in_pool(r.phase4[0].assigned, "10.1.1.100", "10.1.1.175"));
+    // The rebooted hub 1 re-establishes iBGP with hub 2 and its spoke session.
+    let back = |node: &str, text: &str| {
+        r.log
+            .iter()
+            .any(|(at, n, t)| *at > Duration::from_secs(142) && n == node && t == text)
+    };
+    assert!(back("Hub1", "%BGP-5-ADJCHANGE: neighbor 192.168.0.2 Up"));
+    assert!(back("Hub1", "%BGP-5-ADJCHANGE: neighbor *10.1.1.100 Up"));
 }
 
 #[test]
@@ -263,22 +269,73 @@ fn phase1_bgp_converges_spokes_see_only_the_aggregate() {
         r.output
             .contains("%BGP-5-ADJCHANGE: neighbor *10.1.1.176 Up")
     );
-    // Spoke-to-spoke traffic flows, through the hubs (no NHRP shortcut yet).
+    // Spoke-to-spoke traffic flows (through the hubs first, then on the shortcuts).
     for name in ["spoke1-lan#1", "spoke1-lan#2"] {
         let f = r.flows[name];
         assert_eq!(f.sent, f.received, "{name}: {f:?}");
     }
-    assert!(r.hub_forwarded.0 >= 50, "{:?}", r.hub_forwarded);
-    assert!(r.hub_forwarded.1 >= 50, "{:?}", r.hub_forwarded);
+    // spoke1 -> spoke3 crossed both hubs until its shortcut came up.
+    assert!(r.hub_forwarded.1 >= 1, "{:?}", r.hub_forwarded);
 }
 
 #[test]
-fn missing_parts_are_reported_not_faked() {
+fn phase2_redirect_builds_spoke_to_spoke_shortcuts_and_traffic_moves_onto_them() {
+    let r = run(1, Phase::Shortcut);
+    let p = |s: &str, l| flexvpn_router::prefix::Prefix::new(ip(s), l).unwrap();
+    // Same hub (spoke 2) and across the hubs (spoke 3: hub 1 forwards the resolution request
+    // to hub 2 over the hubs' GRE tunnel).
+    let (shortcuts, direct) = &r.shortcuts["spoke1"];
+    assert_eq!(
+        shortcuts,
+        &vec![
+            (p("192.168.12.0", 24), "Virtual-Access1".to_owned()),
+            (p("192.168.13.0", 24), "Virtual-Access2".to_owned())
+        ]
+    );
+    // The first packets went through the hubs (which redirected), the rest on the direct
+    // tunnels; nothing was lost.
+    let f1 = r.flows["spoke1-lan#1"];
+    let f2 = r.flows["spoke1-lan#2"];
+    assert_eq!((f1.received, f2.received), (f1.sent, f2.sent));
+    assert!(
+        *direct >= 80,
+        "only {direct} of {} packets took the shortcuts",
+        f1.sent + f2.sent
+    );
+    assert!(
+        r.hub_forwarded.0 < 50,
+        "hub 1 still forwarded {:?}",
+        r.hub_forwarded
+    );
+    assert!(
+        r.hub_forwarded.1 < 50,
+        "hub 2 still forwarded {:?}",
+        r.hub_forwarded
+    );
+    // Each pair of spokes built its tunnel with IKEv2 and logged it.
+    for (node, peer) in [
+        ("Spoke1", "172.16.2.2"),
+        ("Spoke2", "172.16.1.2"),
+        ("Spoke1", "172.16.3.2"),
+        ("Spoke3", "172.16.1.2"),
+    ] {
+        let line = format!(
+            "%CRYPTO-5-IKEV2_SESSION_STATUS: Crypto tunnel v2 is UP.  Peer {peer}:500 Id: {peer}"
+        );
+        assert!(
+            r.log.iter().any(|(_, n, t)| n == node && *t == line),
+            "{node} {peer}"
+        );
+    }
+    assert!(r.output.contains("Spoke1# show ip nhrp"));
+}
+
+#[test]
+fn nothing_is_reported_missing_when_every_phase_works() {
     let r = run(1, Phase::Return);
     assert_eq!(r.last_phase, Some(Phase::Return));
-    assert!(!r.missing.is_empty());
-    assert!(r.output.contains("not composed yet"));
-    assert!(r.missing.iter().any(|m| m.contains("NHRP")));
+    assert!(r.missing.is_empty(), "{:?}", r.missing);
+    assert!(!r.output.contains("not working"));
 }
 
 #[test]

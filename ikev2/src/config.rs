@@ -148,6 +148,9 @@ pub struct SaPolicy {
     pub retransmit: RetransmitConfig,
     /// NAT-T keepalive interval when we are behind a NAT (RFC 3948 section 4).
     pub nat_keepalive: Duration,
+    /// Largest IKE message we send unfragmented once the peer announced
+    /// IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383); None: never fragment.
+    pub fragment_size: Option<usize>,
 }
 
 impl SaPolicy {
@@ -174,6 +177,7 @@ impl SaPolicy {
             child_rekey: None,
             retransmit: RetransmitConfig::default(),
             nat_keepalive: Duration::from_secs(20),
+            fragment_size: Some(1280),
         }
     }
 
@@ -277,6 +281,9 @@ pub struct EndpointConfig {
     pub queue_limit: usize,
     /// Where keys go for tshark and tests (default: nowhere).
     pub key_log: Arc<dyn KeyLog>,
+    /// Redirect every new IKE_SA_INIT of a peer that supports it to this gateway
+    /// (RFC 5685 section 4.2), instead of serving it.
+    pub redirect_to: Option<core::net::IpAddr>,
 }
 
 impl EndpointConfig {
@@ -292,6 +299,7 @@ impl EndpointConfig {
             half_open_timeout: Duration::from_secs(30),
             queue_limit: 4096,
             key_log: Arc::new(NoKeyLog),
+            redirect_to: None,
         }
     }
 }

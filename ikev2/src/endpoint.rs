@@ -43,6 +43,8 @@ pub struct Stats {
     pub no_proposal_sent: u64,
     /// IKE_SA_INIT requests dropped at the half-open limit.
     pub half_open_refused: u64,
+    /// IKE_SA_INIT requests redirected (RFC 5685).
+    pub redirects_sent: u64,
     /// Retransmitted IKE_SA_INIT requests answered from the half-open SA.
     pub init_replays: u64,
     /// Exchanges that failed.
@@ -242,7 +244,13 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         } else {
             data
         };
-        let msg = Message::parse(ike)?;
+        let msg = match Message::parse(ike) {
+            Ok(m) => m,
+            Err(e) => {
+                self.answer_unparsable(local, remote, ike, e);
+                return Err(e.into());
+            }
+        };
         let h = msg.header;
         if h.exchange == ExchangeType::IKE_SA_INIT
             && !h.is_response()
@@ -268,6 +276,44 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         let r = sa.handle(now, &mut ctx, ike, &msg, local, remote);
         self.settle(handle);
         r
+    }
+
+    /// RFC 7296 section 2.5: an IKE_SA_INIT request with an unknown critical payload or a
+    /// newer major version is answered statelessly with the notify of the error.
+    fn answer_unparsable(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        ike: &[u8],
+        e: crate::WireError,
+    ) {
+        if !matches!(
+            e,
+            crate::WireError::UnsupportedCritical(_) | crate::WireError::InvalidMajorVersion(_)
+        ) || self.config.responder.is_none()
+        {
+            return;
+        }
+        // The header fields, read without the version check.
+        let mut r = wire::Reader::new(ike);
+        let (Ok(spi_i), Ok(_), Ok(_), Ok(_), Ok(exchange), Ok(flags)) = (
+            r.u64("hdr"),
+            r.u64("hdr"),
+            r.u8("hdr"),
+            r.u8("hdr"),
+            r.u8("hdr"),
+            r.u8("hdr"),
+        ) else {
+            return;
+        };
+        if ExchangeType(exchange) == ExchangeType::IKE_SA_INIT && flags & Flags::RESPONSE == 0 {
+            self.stateless(
+                local,
+                remote,
+                spi_i,
+                Notify::new(e.notify(), e.notify_data()),
+            );
+        }
     }
 
     fn stateless(&mut self, local: SocketAddr, remote: SocketAddr, spi_i: u64, n: Notify) {
@@ -342,6 +388,24 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
                 "IKE_SA_INIT without SA, KE or Ni",
             )));
         };
+        // RFC 5685 section 4.2: redirect at IKE_SA_INIT, statelessly.
+        if let Some(gw) = self.config.redirect_to
+            && msg
+                .payloads
+                .iter()
+                .any(|p| matches!(p, Payload::Notify(n) if n.ty == NotifyType::REDIRECT_SUPPORTED))
+        {
+            let mut data = crate::sa::fsm::gw_ident(gw);
+            data.extend_from_slice(ni);
+            self.stateless(
+                local,
+                remote,
+                spi_i,
+                Notify::new(NotifyType::REDIRECT, data),
+            );
+            self.stats.redirects_sent += 1;
+            return Err(InputError::Answered);
+        }
         // Cookies (RFC 7296 section 2.6), with a rotating secret.
         if now >= self.cookie_rotate_at {
             let v = self.cookie.version().wrapping_add(1);
@@ -682,6 +746,12 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
                 .map(|e| e.children.iter().map(|c| (c.spi_in, c.spi_out)).collect())
                 .unwrap_or_default(),
         })
+    }
+
+    /// For the fuzzing harness and unit tests.
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn sa_mut(&mut self, h: SaHandle) -> Option<&mut Sa> {
+        self.sas.get_mut(&h)
     }
 
     /// Handles of all SAs.

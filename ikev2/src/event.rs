@@ -135,6 +135,15 @@ pub enum Event {
         /// Why.
         reason: Error,
     },
+    /// The responder redirected us (RFC 5685); the SA now talks to `to`.
+    Redirected {
+        /// The SA.
+        sa: SaHandle,
+        /// The gateway that redirected.
+        from: core::net::IpAddr,
+        /// The new gateway.
+        to: core::net::IpAddr,
+    },
     /// The retransmission budget was spent (DPD or another request): the SA is gone.
     PeerDead {
         /// The SA.

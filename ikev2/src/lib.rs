@@ -76,6 +76,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(fuzzing, allow(missing_docs, clippy::cast_possible_truncation))]
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -86,6 +87,8 @@ pub mod crypto;
 pub mod endpoint;
 pub mod error;
 pub mod event;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 mod sa;
 pub mod wire;
 

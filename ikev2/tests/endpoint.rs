@@ -153,3 +153,84 @@ fn initial_contact_removes_old_sas_of_same_identity() {
     assert!(p.b_has(|e| matches!(e, Event::IkeSaDeleted { sa, reason: DeleteReason::InitialContact } if *sa == old)));
     assert_eq!(p.b.pool_in_use(), 1);
 }
+
+#[test]
+fn redirect_at_ike_sa_init_to_another_gateway() {
+    let now = epoch();
+    let hub2_ip = Ipv4Addr::new(198, 51, 100, 2);
+    let mut cfg1 = responder_config(hub_policy());
+    cfg1.redirect_to = Some(IpAddr::V4(hub2_ip));
+    let mut hub1 = Endpoint::new(cfg1, ChaCha20Rng::seed_from_u64(60), now);
+    let mut hub2 = Endpoint::new(
+        responder_config(hub_policy()),
+        ChaCha20Rng::seed_from_u64(61),
+        now,
+    );
+    let mut spoke = initiator(62);
+    let h = spoke
+        .connect(now, peer_from(Ipv4Addr::new(192, 0, 2, 1)))
+        .unwrap();
+    for _ in 0..10 {
+        while let Some(t) = spoke.poll_transmit() {
+            let hub = if t.remote.ip() == IpAddr::V4(hub2_ip) {
+                &mut hub2
+            } else {
+                &mut hub1
+            };
+            let _ = hub.handle_datagram(now, t.remote, t.local, &t.payload);
+        }
+        for hub in [&mut hub1, &mut hub2] {
+            while let Some(t) = hub.poll_transmit() {
+                let _ = spoke.handle_datagram(now, t.remote, t.local, &t.payload);
+            }
+        }
+    }
+    let mut evs = Vec::new();
+    while let Some(e) = spoke.poll_event() {
+        evs.push(e);
+    }
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, Event::Redirected { to, .. } if *to == IpAddr::V4(hub2_ip))),
+        "{evs:?}"
+    );
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, Event::ChildSaInstalled { .. })),
+        "{evs:?}"
+    );
+    assert_eq!(
+        spoke.sa_info(h).unwrap().remote,
+        SocketAddr::new(IpAddr::V4(hub2_ip), 500)
+    );
+    assert_eq!(hub1.stats().redirects_sent, 1);
+    assert!(hub1.handles().is_empty());
+    assert_eq!(hub2.handles().len(), 1);
+}
+
+#[test]
+fn init_request_with_unknown_critical_payload_is_answered() {
+    let now = epoch();
+    let mut hub = Endpoint::new(
+        responder_config(hub_policy()),
+        ChaCha20Rng::seed_from_u64(70),
+        now,
+    );
+    let mut ini = initiator(71);
+    ini.connect(now, peer_from(Ipv4Addr::new(192, 0, 2, 1)))
+        .unwrap();
+    let t = ini.poll_transmit().unwrap();
+    let mut m = Message::parse(&t.payload).unwrap();
+    m.payloads.push(Payload::Unknown {
+        ty: ikev2::wire::PayloadType(201),
+        critical: true,
+        body: vec![1],
+    });
+    let bytes = m.emit().unwrap();
+    assert!(hub.handle_datagram(now, t.remote, t.local, &bytes).is_err());
+    let ans = Message::parse(&hub.poll_transmit().unwrap().payload).unwrap();
+    assert!(matches!(&ans.payloads[..], [Payload::Notify(n)]
+        if n.ty == NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD && n.data == [201]));
+    assert!(hub.handles().is_empty());
+    assert_eq!(hub.stats().malformed, 1);
+}

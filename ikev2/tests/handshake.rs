@@ -99,6 +99,12 @@ fn psk_handshake_assigns_pool_address() {
     assert_eq!(p.b.half_open(), 0);
     // 4 datagrams: no retransmission on a clean link.
     assert_eq!(p.transcript.len(), 4);
+    // Seeds for the fuzz corpus: IKEV2_DUMP_SEEDS=<dir> cargo test -p ikev2 --test handshake
+    if let Some(dir) = std::env::var_os("IKEV2_DUMP_SEEDS") {
+        for (i, (_, _, b)) in p.transcript.iter().enumerate() {
+            std::fs::write(std::path::Path::new(&dir).join(format!("msg{i}.bin")), b).unwrap();
+        }
+    }
 }
 
 #[test]
@@ -257,21 +263,39 @@ fn cbc_suites_and_every_prf_and_group() {
 
 #[test]
 fn transport_mode_end_to_end() {
+    // The scenario's GRE over IPsec: transport mode, selectors = the underlay addresses,
+    // protocol 47, and an inner address from the pool through CP at the same time.
+    let gre = |a: &str| TrafficSelector {
+        ip_proto: 47,
+        ..TrafficSelector::host_v4(a.parse().unwrap())
+    };
+    let gre_any = TrafficSelector {
+        ip_proto: 47,
+        ..TrafficSelector::any_v4()
+    };
     let mut hub = hub_policy();
     hub.mode = Mode::Transport;
+    hub.ts_local = vec![gre("198.51.100.1")];
+    hub.ts_remote = vec![gre_any];
     let mut spoke = spoke_policy();
     spoke.mode = Mode::Transport;
+    spoke.ts_local = vec![gre("203.0.113.5")];
+    spoke.ts_remote = vec![gre("198.51.100.1")];
     let mut p = Pair::new(6, responder_config(hub));
     p.a.connect(p.now, p.peer_config(spoke)).unwrap();
     p.settle();
     assert_children_match(&p);
     assert!(p.a_has(|e| matches!(
         e,
-        Event::ChildSaInstalled {
-            mode: Mode::Transport,
+        Event::IkeSaEstablished {
+            assigned_address: Some(_),
             ..
         }
     )));
+    assert!(p.a_has(
+        |e| matches!(e, Event::ChildSaInstalled { mode: Mode::Transport, ts_local, ts_remote, .. }
+        if *ts_local == vec![gre("203.0.113.5")] && *ts_remote == vec![gre("198.51.100.1")])
+    ));
     assert!(p.b_has(|e| matches!(
         e,
         Event::ChildSaInstalled {
@@ -279,6 +303,13 @@ fn transport_mode_end_to_end() {
             ..
         }
     )));
+    // A rekey keeps transport mode and the GRE selectors.
+    let h = p.a.handles()[0];
+    let spi = p.a.sa_info(h).unwrap().children[0].0;
+    p.a.rekey_child(p.now, h, spi).unwrap();
+    p.settle();
+    assert!(p.b_has(|e| matches!(e, Event::ChildSaInstalled { mode: Mode::Transport, rekey_of: Some(_), ts_remote, .. }
+        if *ts_remote == vec![gre("203.0.113.5")])));
 }
 
 #[test]
@@ -390,4 +421,52 @@ fn unreachable_responder_gives_up() {
     );
     // 1 + 5 retransmissions.
     assert_eq!(p.transcript.len(), 6);
+}
+
+#[test]
+fn fragmented_ike_auth_both_ways() {
+    let mut hub = hub_policy();
+    hub.fragment_size = Some(200);
+    let mut spoke = spoke_policy();
+    spoke.fragment_size = Some(200);
+    let mut p = Pair::new(13, responder_config(hub));
+    p.loss_permille = 0;
+    let h = p.a.connect(p.now, p.peer_config(spoke)).unwrap();
+    p.settle();
+    assert_children_match(&p);
+    // IKE_AUTH went as several SKF messages each way, none above 200 bytes.
+    let skf: Vec<_> = p
+        .transcript
+        .iter()
+        .filter(|(_, _, b)| b.get(16) == Some(&53))
+        .collect();
+    assert!(
+        skf.iter().filter(|(_, a, _)| *a).count() >= 2,
+        "{}",
+        p.transcript.len()
+    );
+    assert!(skf.iter().filter(|(_, a, _)| !*a).count() >= 2);
+    assert!(skf.iter().all(|(_, _, b)| b.len() <= 200));
+    // A fragmented request retransmitted after a lost response is answered once.
+    p.a.dpd(p.now, h).unwrap();
+    p.settle();
+    assert!(!p.a_has(|e| matches!(e, Event::PeerDead { .. })));
+}
+
+#[test]
+fn fragmented_with_loss() {
+    let mut hub = hub_policy();
+    hub.fragment_size = Some(150);
+    let mut spoke = spoke_policy();
+    spoke.fragment_size = Some(150);
+    let mut p = Pair::new(14, responder_config(hub));
+    p.loss_permille = 250;
+    p.a.connect(p.now, p.peer_config(spoke)).unwrap();
+    p.run_for(Duration::from_secs(60));
+    assert_children_match(&p);
+    assert!(
+        p.a_has(|e| matches!(e, Event::ChildSaInstalled { .. })),
+        "{:?}",
+        p.events_a
+    );
 }

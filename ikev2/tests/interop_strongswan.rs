@@ -101,6 +101,11 @@ impl StrongSwan {
             );
         }
         let d = dir.display();
+        let extra: String = swanctl_conf
+            .lines()
+            .filter_map(|l| l.strip_prefix("# charon: "))
+            .map(|l| format!("{l}\n"))
+            .collect();
         let conf = format!(
             "charon {{\n\
              load = random nonce aes sha1 sha2 hmac gcm openssl curve25519 kdf pem pkcs1 x509 pubkey revocation constraints kernel-libipsec kernel-netlink socket-default vici\n\
@@ -108,6 +113,7 @@ impl StrongSwan {
              retransmit_timeout = 1.0\n\
              retransmit_base = 1.4\n\
              install_routes = no\n\
+             {extra}\
              plugins {{\n vici {{\n socket = unix://{d}/charon.vici\n }}\n }}\n\
              filelog {{\n main {{\n path = {d}/charon.log\n default = 1\n ike = 4\n chd = 4\n cfg = 2\n knl = 2\n net = 2\n enc = 2\n flush_line = yes\n }}\n }}\n\
              }}\n"
@@ -602,6 +608,42 @@ fn strongswan_initiator_to_our_responder() {
     assert!(sas.contains("local-vips=[10.1.1.100]"), "{sas}");
     assert!(sas.contains("state=INSTALLED"), "{sas}");
     assert_eq!(d.ep.pool_in_use(), 1);
+    // strongSwan (the IKE initiator) rekeys the Child SA and the IKE SA of our responder.
+    ss.swanctl(&["--rekey", "--child", "tun"]);
+    assert!(
+        d.run_until(Duration::from_secs(5), |e| matches!(
+            e,
+            Event::ChildSaDeleted { .. }
+        )),
+        "{:?}\n{}",
+        d.events,
+        ss.log()
+    );
+    assert!(d.has(|e| matches!(
+        e,
+        Event::ChildSaInstalled {
+            rekey_of: Some(_),
+            ..
+        }
+    )));
+    ss.swanctl(&["--rekey", "--ike", "spoke"]);
+    assert!(d.run_until(Duration::from_secs(5), |e| matches!(
+        e,
+        Event::IkeSaRekeyed { .. }
+    )));
+    d.run_until(Duration::from_millis(500), |_| false);
+    let h = d.ep.handles()[0];
+    let info = d.ep.sa_info(h).unwrap();
+    let sas = ss.swanctl(&["--list-sas", "--raw"]);
+    assert_eq!(sas.matches("state=ESTABLISHED").count(), 1, "{sas}");
+    assert!(
+        sas.contains(&format!("responder-spi={:016x}", info.spi_r)),
+        "{sas}\n{info:?}"
+    );
+    let before = count(&ss.log(), "generating INFORMATIONAL response");
+    d.ep.dpd(Instant::now(), h).unwrap();
+    d.run_until(Duration::from_millis(800), |_| false);
+    assert!(count(&ss.log(), "generating INFORMATIONAL response") > before);
     // strongSwan deletes: the pool address comes back.
     let job = ss.swanctl_bg(&["--terminate", "--ike", "spoke"]);
     assert!(d.run_until(Duration::from_secs(5), |e| matches!(
@@ -1136,4 +1178,29 @@ fn tshark_decrypts_captured_exchange() {
         "{}",
         String::from_utf8_lossy(&check.stdout)
     );
+}
+
+#[test]
+#[ignore = "needs root + strongswan"]
+fn fragmented_ike_auth_with_strongswan() {
+    // strongSwan fragments above 200 bytes, so do we: IKE_AUTH is fragmented both ways.
+    let conf = format!("# charon: fragment_size = 200\n{HUB_CONF}");
+    let ss = StrongSwan::start(&conf);
+    let mut d = Driver::new(
+        ss.host_ip,
+        EndpointConfig::new(),
+        Arc::new(WiresharkKeyLog::default()),
+        13,
+    );
+    let mut pol = spoke_policy();
+    pol.fragment_size = Some(200);
+    let (h, _) = up(&mut d, &ss, pol);
+    let log = ss.log();
+    assert!(log.contains("received fragment #"), "{log}");
+    assert!(log.contains("splitting IKE message"), "{log}");
+    assert!(d.has(|e| matches!(e, Event::ChildSaInstalled { .. })));
+    let before = count(&log, "generating INFORMATIONAL response");
+    d.ep.dpd(Instant::now(), h).unwrap();
+    d.run_until(Duration::from_millis(800), |_| false);
+    assert!(count(&ss.log(), "generating INFORMATIONAL response") > before);
 }

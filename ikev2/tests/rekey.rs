@@ -165,3 +165,54 @@ fn lifetimes_drive_rekeys() {
     assert_eq!(ike_rekeys, 2);
     check_pairs(&p);
 }
+
+#[test]
+fn simultaneous_child_rekey_leaves_one_child() {
+    for seed in 34..40 {
+        let mut p = Pair::new(seed, responder_config(hub_policy()));
+        let (ha, hb) = up(&mut p, spoke_policy());
+        let (a_in, b_in) = (
+            p.a.sa_info(ha).unwrap().children[0].0,
+            p.b.sa_info(hb).unwrap().children[0].0,
+        );
+        p.a.rekey_child(p.now, ha, a_in).unwrap();
+        p.b.rekey_child(p.now, hb, b_in).unwrap();
+        p.settle();
+        // Both exchanges created a Child SA; the redundant one and the old one are gone.
+        assert_eq!(installed(&p.events_a).len(), 3, "seed {seed}");
+        let ca = p.a.sa_info(ha).unwrap().children;
+        let cb = p.b.sa_info(hb).unwrap().children;
+        assert_eq!(ca.len(), 1, "seed {seed}: {ca:?}");
+        assert_eq!(cb, vec![(ca[0].1, ca[0].0)], "seed {seed}");
+        assert!(ca[0].0 != a_in, "seed {seed}");
+        let ka = installed(&p.events_a)
+            .into_iter()
+            .find(|k| k.0 == ca[0].0)
+            .unwrap();
+        let kb = installed(&p.events_b)
+            .into_iter()
+            .find(|k| k.1 == ca[0].0)
+            .unwrap();
+        assert_eq!((ka.2, ka.3), (kb.3, kb.2));
+    }
+}
+
+#[test]
+fn simultaneous_ike_rekey_resolves_after_random_retry() {
+    let mut p = Pair::new(41, responder_config(hub_policy()));
+    let (ha, hb) = up(&mut p, spoke_policy());
+    p.a.rekey_ike(p.now, ha).unwrap();
+    p.b.rekey_ike(p.now, hb).unwrap();
+    p.run_for(Duration::from_secs(30));
+    let (ia, ib) = (p.a.sa_info(ha).unwrap(), p.b.sa_info(hb).unwrap());
+    assert_eq!((ia.spi_i, ia.spi_r), (ib.spi_i, ib.spi_r));
+    assert!(p.a_has(|e| matches!(e, Event::IkeSaRekeyed { .. })));
+    assert!(!p.a_has(|e| matches!(e, Event::PeerDead { .. } | Event::IkeSaDeleted { .. })));
+    p.a.dpd(p.now, ha).unwrap();
+    p.settle();
+    assert_eq!(
+        p.a.stats().integrity_failures + p.b.stats().integrity_failures,
+        0
+    );
+    check_pairs(&p);
+}

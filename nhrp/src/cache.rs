@@ -3,8 +3,15 @@
 //! Entries are kept per prefix length in hash maps with a fixed (unseeded) hasher, so a
 //! longest-prefix lookup is at most 33 probes (fewer: empty lengths are skipped); nothing
 //! iterates those maps without sorting, so outputs stay deterministic. An expiry index makes
-//! the next deadline and the eviction victim O(log n). The cache never holds more than its limit: inserting into a
-//! full cache evicts the entry that expires first; static entries are never evicted.
+//! the next deadline and the eviction victim O(log n). The cache never holds more than its limit.
+//!
+//! Entries are either *protected* (static ones, registrations, resolution results) or *soft*
+//! (implicit entries learned from the source of a request, negative and incomplete ones). An
+//! unauthenticated requester can make a server learn soft entries at will, so (RFC 2332
+//! §5.2.3: what a client registered belongs to it) a soft entry never evicts a protected one,
+//! and an implicit one never replaces one for the same prefix: inserting a soft entry into a full cache evicts the soft entry that expires
+//! first, and is refused when there is none. A protected entry evicts the earliest soft entry
+//! first, else the earliest-expiring non-static entry; static entries are never evicted.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -74,6 +81,14 @@ pub struct CacheEntry {
     pub flags: EntryFlags,
 }
 
+impl CacheEntry {
+    /// True for an entry anyone can make a server create (implicit, negative, incomplete):
+    /// it never evicts or replaces a protected (static, registered, resolved) entry.
+    pub fn is_soft(&self) -> bool {
+        self.flags.implicit || matches!(self.kind, EntryType::Negative | EntryType::Incomplete)
+    }
+}
+
 /// A lookup-only map with a fixed hasher (deterministic, no random seed).
 type FixedMap = HashMap<u32, CacheEntry, BuildHasherDefault<DefaultHasher>>;
 
@@ -82,6 +97,8 @@ type FixedMap = HashMap<u32, CacheEntry, BuildHasherDefault<DefaultHasher>>;
 pub struct Cache {
     by_len: Vec<FixedMap>,
     expiry: BTreeSet<(Instant, Prefix)>,
+    /// The soft entries of `expiry`.
+    soft_expiry: BTreeSet<(Instant, Prefix)>,
     nonempty: u64,
     len: usize,
     limit: usize,
@@ -93,6 +110,7 @@ impl Cache {
         Self {
             by_len: (0..=32).map(|_| FixedMap::default()).collect(),
             expiry: BTreeSet::new(),
+            soft_expiry: BTreeSet::new(),
             nonempty: 0,
             len: 0,
             limit: limit.max(1),
@@ -165,22 +183,38 @@ impl Cache {
     }
 
     /// Inserts or replaces the entry for `entry.prefix`. Returns the entry evicted to make
-    /// room, if any.
+    /// room, if any (see the module documentation for the choice of victim).
     ///
     /// # Errors
-    /// [`ApiError::CacheFull`] when the cache is full of static entries.
+    /// - [`ApiError::Protected`] when `entry` is implicit and would replace a protected entry
+    ///   for the same prefix;
+    /// - [`ApiError::CacheFull`] when the cache is full and holds nothing `entry` may evict
+    ///   (only static entries, or only protected ones for a soft `entry`).
     pub fn insert(&mut self, entry: CacheEntry) -> Result<Option<CacheEntry>, ApiError> {
+        let soft = entry.is_soft();
         let mut evicted = None;
-        if self.get(&entry.prefix).is_none() && self.len >= self.limit {
-            let victim = self.expiry.first().map(|(_, p)| *p);
-            match victim {
-                Some(p) => evicted = self.remove(&p),
-                None => return Err(ApiError::CacheFull),
+        match self.get(&entry.prefix) {
+            Some(old) if entry.flags.implicit && !old.is_soft() => return Err(ApiError::Protected),
+            Some(_) => {}
+            None if self.len >= self.limit => {
+                let victim = self
+                    .soft_expiry
+                    .first()
+                    .or_else(|| if soft { None } else { self.expiry.first() })
+                    .map(|(_, p)| *p);
+                match victim {
+                    Some(p) => evicted = self.remove(&p),
+                    None => return Err(ApiError::CacheFull),
+                }
             }
+            None => {}
         }
         self.remove(&entry.prefix);
         if let Some(t) = entry.expires {
             self.expiry.insert((t, entry.prefix));
+            if soft {
+                self.soft_expiry.insert((t, entry.prefix));
+            }
         }
         let (l, k) = Self::key(&entry.prefix);
         if let Some(m) = self.by_len.get_mut(l) {
@@ -202,6 +236,7 @@ impl Cache {
         self.len -= 1;
         if let Some(t) = e.expires {
             self.expiry.remove(&(t, e.prefix));
+            self.soft_expiry.remove(&(t, e.prefix));
         }
         Some(e)
     }
@@ -363,6 +398,61 @@ mod tests {
             full.insert(entry(now, "10.0.0.2/32", Some(1))),
             Err(ApiError::CacheFull)
         );
+    }
+
+    #[test]
+    fn soft_entries_never_evict_or_replace_protected_ones() {
+        let now = crate::test_epoch();
+        let implicit = |p: &str, secs: u64| {
+            let mut e = entry(now, p, Some(secs));
+            e.flags.implicit = true;
+            e
+        };
+        let mut c = Cache::new(3);
+        c.insert(entry(now, "10.0.0.1/32", Some(5))).unwrap(); // registered, expires first
+        c.insert(implicit("10.0.0.2/32", 50)).unwrap();
+        c.insert(implicit("10.0.0.3/32", 40)).unwrap();
+        // A soft entry evicts the earliest soft entry, not the earlier registration.
+        let ev = c.insert(implicit("10.0.0.4/32", 90)).unwrap().unwrap();
+        assert_eq!(ev.prefix, "10.0.0.3/32".parse().unwrap());
+        // An implicit entry does not replace a registered one for the same prefix.
+        assert_eq!(
+            c.insert(implicit("10.0.0.1/32", 90)),
+            Err(ApiError::Protected)
+        );
+        assert!(
+            !c.get(&"10.0.0.1/32".parse().unwrap())
+                .unwrap()
+                .flags
+                .implicit
+        );
+        // A protected entry evicts soft ones first too.
+        let ev = c
+            .insert(entry(now, "10.0.0.5/32", Some(100)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ev.prefix, "10.0.0.2/32".parse().unwrap());
+        let ev = c
+            .insert(entry(now, "10.0.0.6/32", Some(100)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ev.prefix, "10.0.0.4/32".parse().unwrap());
+        // Full of protected entries: soft refused, protected evicts the earliest.
+        let neg = CacheEntry {
+            kind: EntryType::Negative,
+            ..entry(now, "10.0.0.7/32", Some(60))
+        };
+        assert_eq!(c.insert(neg), Err(ApiError::CacheFull));
+        assert_eq!(
+            c.insert(implicit("10.0.0.8/32", 1)),
+            Err(ApiError::CacheFull)
+        );
+        let ev = c
+            .insert(entry(now, "10.0.0.9/32", Some(100)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ev.prefix, "10.0.0.1/32".parse().unwrap());
+        assert_eq!(c.len(), 3);
     }
 
     #[test]

@@ -140,6 +140,32 @@ impl Default for RateLimit {
     }
 }
 
+/// Resolution Request rate limit of a server: a token bucket per NBMA source (the outer
+/// address, which the tunnel layer authenticates, not the spoofable source addresses inside
+/// the packet) of `burst` requests, refilled at `burst` per `window`. Requests over the limit
+/// are dropped silently (no reply, no Error Indication) and counted. Requests from configured
+/// servers (forwarded on behalf of their own clients) are not limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResolutionLimit {
+    /// Requests a source may send at once (the bucket size).
+    pub burst: u32,
+    /// Time in which `burst` tokens come back.
+    pub window: Duration,
+    /// Most sources remembered; the least recently seen are forgotten first.
+    pub max_sources: usize,
+}
+
+impl Default for ResolutionLimit {
+    /// A burst of 50 requests per 10 s per source, 4096 sources.
+    fn default() -> Self {
+        Self {
+            burst: 50,
+            window: Duration::from_secs(10),
+            max_sources: 4096,
+        }
+    }
+}
+
 /// The NHRP settings of one tunnel interface (`ip nhrp ...` lines).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -178,6 +204,8 @@ pub struct Config {
     pub refresh_percent: u8,
     /// Traffic Indication limits.
     pub rate_limit: RateLimit,
+    /// Resolution Request limits (server only).
+    pub resolution_limit: ResolutionLimit,
     /// Initial hop count of packets this node originates.
     pub hop_count: u8,
 }
@@ -204,6 +232,7 @@ impl Config {
             request_timeout: Duration::from_secs(15),
             refresh_percent: 66,
             rate_limit: RateLimit::default(),
+            resolution_limit: ResolutionLimit::default(),
             hop_count: 16,
         }
     }
@@ -224,6 +253,15 @@ impl Config {
         }
         if self.rate_limit.max_flows == 0 {
             return Err(ConfigError::Zero("rate_limit.max_flows"));
+        }
+        if self.resolution_limit.burst == 0 {
+            return Err(ConfigError::Zero("resolution_limit.burst"));
+        }
+        if self.resolution_limit.window.is_zero() {
+            return Err(ConfigError::Zero("resolution_limit.window"));
+        }
+        if self.resolution_limit.max_sources == 0 {
+            return Err(ConfigError::Zero("resolution_limit.max_sources"));
         }
         if self.holding_time.as_secs() > u64::from(u16::MAX) {
             return Err(ConfigError::HoldingTime);

@@ -21,7 +21,7 @@ use rand_core::{CryptoRng, RngCore};
 use crate::cache::{Cache, CacheEntry, EntryFlags, EntryType};
 use crate::config::{Config, Peer, Prefix};
 use crate::error::{ApiError, ConfigError, InputError, WireError};
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{RateLimiter, SourceLimiter};
 use crate::wire::extension::ExtensionType;
 use crate::wire::{
     Address, Body, Cie, ErrorCode, ErrorIndication, ExtValue, Extension, FixedHeader,
@@ -138,6 +138,11 @@ pub struct Stats {
     pub replies_relayed: u64,
     /// Cache entries evicted to stay within the bound.
     pub cache_evictions: u64,
+    /// Cache entries not stored: the cache was full of entries they may not evict, or (an
+    /// implicit entry) a registered, static or resolved entry has the same prefix.
+    pub cache_refused: u64,
+    /// Resolution requests dropped by the per-source limit (`Config::resolution_limit`).
+    pub resolutions_limited: u64,
     /// Resolution requests sent (new, retried or refresh).
     pub resolutions_sent: u64,
     /// Resolutions refused because `MAX_PENDING` requests were outstanding.
@@ -182,6 +187,7 @@ pub struct Engine {
     pub(crate) pending: BTreeMap<u32, Pending>,
     pub(crate) answered: BTreeMap<Prefix, BTreeSet<Peer>>,
     pub(crate) limiter: RateLimiter,
+    pub(crate) resolution_limiter: SourceLimiter,
     next_id: u32,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -202,6 +208,7 @@ impl Engine {
         Ok(Self {
             cache: Cache::new(config.cache_limit),
             limiter: RateLimiter::new(config.rate_limit),
+            resolution_limiter: SourceLimiter::new(config.resolution_limit),
             cfg: config,
             routes: BTreeMap::new(),
             shortcuts: BTreeMap::new(),
@@ -467,7 +474,11 @@ impl Engine {
     }
 
     pub(crate) fn cache_insert(&mut self, e: CacheEntry) -> Result<(), ApiError> {
-        if let Some(ev) = self.cache.insert(e)? {
+        let r = self.cache.insert(e);
+        if r.is_err() {
+            self.stats.cache_refused += 1;
+        }
+        if let Some(ev) = r? {
             self.stats.cache_evictions += 1;
             if self.shortcuts.contains_key(&ev.prefix) {
                 self.withdraw(&ev.prefix, true);

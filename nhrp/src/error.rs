@@ -148,6 +148,9 @@ pub enum InputError {
     /// No route towards the destination (answered with Protocol Address Unreachable).
     #[error("no route to {0}")]
     NoRoute(std::net::Ipv4Addr),
+    /// Dropped by a rate limit.
+    #[error("rate limited")]
+    RateLimited,
     /// A reply that matches no outstanding request.
     #[error("unexpected reply (request id {0})")]
     UnexpectedReply(u32),
@@ -157,9 +160,14 @@ pub enum InputError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {
-    /// The cache is full of entries that cannot be evicted (static ones).
+    /// The cache is full of entries the new one may not evict (static ones; for an implicit,
+    /// negative or incomplete entry, also registered and resolved ones).
     #[error("nhrp cache full")]
     CacheFull,
+    /// An implicit entry (learned from the source of a request) may not replace a static,
+    /// registered or resolved entry for the same prefix.
+    #[error("nhrp cache entry is protected")]
+    Protected,
     /// No shortcut or entry for this prefix.
     #[error("no such entry")]
     NoSuchEntry,

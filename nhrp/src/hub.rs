@@ -73,6 +73,15 @@ impl Engine {
         from: Ipv4Addr,
         mut pkt: Packet,
     ) -> Result<(), InputError> {
+        // Per NBMA source, before any work (even an Error Indication); servers forwarding
+        // for their own clients are not limited.
+        if self.cfg.server
+            && !self.cfg.servers.iter().any(|s| s.nbma == from)
+            && !self.resolution_limiter.allow(now, from)
+        {
+            self.stats.resolutions_limited += 1;
+            return Err(InputError::RateLimited);
+        }
         let m = &pkt.mandatory;
         let (Some(dst), Some(src), Some(src_nbma)) =
             (m.dst_proto.ipv4(), m.src_proto.ipv4(), m.src_nbma.ipv4())

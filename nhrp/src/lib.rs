@@ -98,7 +98,7 @@ pub mod wire;
 pub mod fuzzing;
 
 pub use cache::{Cache, CacheEntry, EntryType};
-pub use config::{Config, Peer, Prefix, RateLimit};
+pub use config::{Config, Peer, Prefix, RateLimit, ResolutionLimit};
 pub use engine::{Engine, Event, Forwarded, Shortcut, Stats, Transmit};
 pub use error::{ApiError, ConfigError, InputError, WireError};
 pub use wire::Packet;

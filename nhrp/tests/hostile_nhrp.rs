@@ -75,21 +75,33 @@ fn template(now: Instant) -> Packet {
     Packet::parse(&t.payload).unwrap()
 }
 
-/// The flood: `n` requests from spoke 1's NBMA address, each claiming another overlay source
-/// and asking for another destination.
-fn flood(now: Instant, hub: &mut Engine, n: u32) -> (usize, usize) {
+/// Where the requests of a flood come from (the outer NBMA source, which IPsec authenticates).
+#[derive(Clone, Copy)]
+enum From {
+    /// All from spoke 1's NBMA address.
+    OneSpoke,
+    /// Each from its own NBMA address (many compromised spokes).
+    Many,
+}
+
+/// The flood: `n` requests, each claiming another overlay source address (spoofed) and asking
+/// for another destination. Each claims the NBMA address it comes from, so the hub learns its
+/// source as an implicit entry (first hand).
+fn flood(now: Instant, hub: &mut Engine, n: u32, from: From) -> (usize, usize) {
     let t = template(now);
     let mut sent = 0;
     let mut max_queue = 0;
     for i in 0..n {
         let mut p = t.clone();
         let [_, a, b, c] = i.to_be_bytes();
+        let nbma = match from {
+            From::OneSpoke => SPOKE1.nbma,
+            From::Many => Ipv4Addr::new(198, 18 + (a & 1), b, c),
+        };
         p.mandatory.src_proto = Ipv4Addr::new(10, 200 + (a & 0x1f), b, c).into();
-        // The NBMA address is the spoke's real one (the hub learns requesters only
-        // first-hand); the overlay source is spoofed, so each request looks like a new client.
-        p.mandatory.src_nbma = SPOKE1.nbma.into();
+        p.mandatory.src_nbma = nbma.into();
         p.mandatory.dst_proto = Ipv4Addr::new(10, 99, b, c).into();
-        let _ = hub.handle_nhrp(now, SPOKE1.nbma, &p.emit().unwrap());
+        let _ = hub.handle_nhrp(now, nbma, &p.emit().unwrap());
         assert!(hub.cache().len() <= CACHE_LIMIT, "cache above its bound");
         if i % 64 == 63 {
             let q = drain(hub);
@@ -106,7 +118,7 @@ fn resolution_flood_keeps_the_cache_and_queues_bounded() {
     let now = epoch();
     let mut h = hub(now);
     let n = 20_000;
-    let (_sent, max_queue) = flood(now, &mut h, n);
+    let (_sent, max_queue) = flood(now, &mut h, n, From::Many);
     assert!(h.cache().len() <= CACHE_LIMIT);
     assert!(
         h.stats().cache_evictions > 0,
@@ -132,8 +144,11 @@ fn resolution_flood_keeps_the_cache_and_queues_bounded() {
     );
 }
 
+/// RFC 2332 5.2.3: the implicit entries an unauthenticated requester makes the hub learn
+/// (here from 5 000 sources, far more than the cache holds) must not push out what a client
+/// registered, nor what the tunnel layer added. Before the fix the earliest-expiring entry was
+/// evicted, and a registration made before the flood always expires first.
 #[test]
-#[ignore = "bug (reported): flooded implicit entries evict registered spokes"]
 fn resolution_flood_does_not_evict_registered_spokes() {
     let now = epoch();
     let mut h = hub(now);
@@ -143,29 +158,69 @@ fn resolution_flood_does_not_evict_registered_spokes() {
     drain(&mut h);
     let reg = Prefix::host(SPOKE2.proto);
     assert!(h.cache().get(&reg).is_some(), "spoke 2 registered");
-    flood(now + Duration::from_secs(1), &mut h, 5_000);
-    // The entries an unauthenticated requester makes the hub learn must not push out what
-    // a client registered (RFC 2332 5.2.3): here the earliest-expiring entry is evicted, and
-    // a registration made before the flood always expires first.
+    let session = Peer::new(Ipv4Addr::new(10, 1, 1, 113), Ipv4Addr::new(172, 16, 3, 3));
+    h.add_peer(now, session).unwrap();
+    flood(now + Duration::from_secs(1), &mut h, 5_000, From::Many);
     assert!(
-        h.cache().get(&reg).is_some(),
+        h.stats().cache_evictions > 0,
+        "the flood must have filled the cache"
+    );
+    assert!(
+        h.cache().get(&reg).is_some_and(|e| e.flags.authoritative),
         "spoke 2's registration was evicted by the flood"
     );
+    assert!(
+        h.cache().get(&Prefix::host(session.proto)).is_some(),
+        "the static entry was evicted by the flood"
+    );
+    // A request claiming spoke 2's overlay address does not replace its registration.
+    let mut p = template(now);
+    p.mandatory.src_proto = SPOKE2.proto.into();
+    p.mandatory.src_nbma = SPOKE1.nbma.into();
+    let refused = h.stats().cache_refused;
+    let _ = h.handle_nhrp(now, SPOKE1.nbma, &p.emit().unwrap());
+    assert_eq!(h.stats().cache_refused, refused + 1);
+    assert_eq!(h.cache().get(&reg).and_then(|e| e.nbma), Some(SPOKE2.nbma));
 }
 
+/// A cache full of protected entries (here static ones, from the tunnel layer) refuses to
+/// learn implicit ones, and counts them.
 #[test]
-#[ignore = "missing (reported): no rate limit on Resolution Requests from one spoke"]
+fn implicit_entries_are_refused_when_the_cache_is_full_of_protected_entries() {
+    let now = epoch();
+    let mut h = hub(now);
+    for i in 0..CACHE_LIMIT {
+        let [_, _, b, c] = u32::try_from(i).unwrap().to_be_bytes();
+        let p = Peer::new(Ipv4Addr::new(10, 2, b, c), Ipv4Addr::new(172, 17, b, c));
+        h.add_peer(now, p).unwrap();
+    }
+    flood(now, &mut h, 300, From::Many);
+    assert_eq!(h.cache().len(), CACHE_LIMIT);
+    assert_eq!(h.stats().cache_evictions, 0);
+    assert_eq!(h.stats().cache_refused, 300);
+    assert!(h.cache().iter().all(|e| !e.flags.implicit));
+}
+
+/// One spoke sending 5 000 Resolution Requests at one instant: without a limit the hub sends
+/// a packet for each (an answer, a forward or an Error Indication). The per-source token bucket
+/// (here the default: burst 50 per 10 s) serves the first 50 and drops the rest, counted; a
+/// window later the spoke is served again.
+#[test]
 fn resolution_flood_from_one_spoke_is_rate_limited() {
     let now = epoch();
     let mut h = hub(now);
-    let (sent, _) = flood(now, &mut h, 5_000);
-    // Every request is answered or forwarded to hub 2: one spoke makes the hub send 5000
-    // packets in the same instant. A limit like the Traffic Indication one (burst 50 per
-    // 10 s) would bound this.
+    let (sent, _) = flood(now, &mut h, 5_000, From::OneSpoke);
     assert!(
         sent <= 100,
         "{sent} packets sent for 5000 requests from one spoke in 0 s"
     );
+    assert_eq!(h.stats().resolutions_limited, 5_000 - 50);
+    // Another spoke is not affected, nor is spoke 1 a window later.
+    let (sent, _) = flood(now, &mut h, 10, From::Many);
+    assert_eq!(sent, 10);
+    let (sent, _) = flood(now + Duration::from_secs(10), &mut h, 5_000, From::OneSpoke);
+    assert!((1..=100).contains(&sent), "{sent}");
+    assert_eq!(h.stats().resolutions_limited, 2 * (5_000 - 50));
 }
 
 /// An IPv4 header (20 bytes) from `src` to `dst`.

@@ -330,3 +330,6 @@ impl Session {
         self.peer_open.as_ref().map(|o| o.bgp_id)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -25,6 +25,8 @@ use crate::wire::{
 
 /// Nonce length we send (RFC 7296 section 2.10: at least half the PRF key size, >= 16).
 pub(crate) const NONCE_LEN: usize = 32;
+/// Most Child SAs one IKE SA may hold (more are refused with NO_ADDITIONAL_SAS).
+pub(crate) const MAX_CHILDREN: usize = 16;
 /// How often an initiator follows COOKIE or INVALID_KE_PAYLOAD before giving up.
 const MAX_RESTARTS: u8 = 3;
 
@@ -70,6 +72,17 @@ impl IkeCore {
         rng: &mut R,
     ) -> Result<Vec<u8>, Error> {
         let (first, plain) = emit_chain(inner)?;
+        self.seal_raw(header, first, &plain, rng)
+    }
+
+    /// Builds an encrypted message around an already encoded inner payload chain.
+    pub(crate) fn seal_raw<R: RngCore + CryptoRng>(
+        &self,
+        header: &Header,
+        first: PayloadType,
+        plain: &[u8],
+        rng: &mut R,
+    ) -> Result<Vec<u8>, Error> {
         let body_len = self.c_out.sealed_len(plain.len());
         let sk_len = body_len + 4;
         let total = wire::HEADER_LEN + sk_len;
@@ -82,10 +95,75 @@ impl IkeCore {
         out.extend_from_slice(&sk_len16.to_be_bytes());
         let body = self
             .c_out
-            .seal(&out, &plain, rng)
+            .seal(&out, plain, rng)
             .map_err(|_| Error::Crypto(CryptoFailure::Integrity))?;
         out.extend_from_slice(&body);
         Ok(out)
+    }
+
+    /// Builds an encrypted message split into SKF fragments (RFC 7383 section 2.5) of at
+    /// most `max` bytes each.
+    fn seal_fragments<R: RngCore + CryptoRng>(
+        &self,
+        header: &Header,
+        inner: &[Payload],
+        rng: &mut R,
+        max: usize,
+    ) -> Result<Vec<Vec<u8>>, Error> {
+        let (first, plain) = emit_chain(inner)?;
+        let overhead = wire::HEADER_LEN + 8 + self.c_out.sealed_len(0) + 16;
+        let chunk = max.saturating_sub(overhead).max(64);
+        let chunks: Vec<&[u8]> = plain.chunks(chunk).collect();
+        let too_long = |len| Error::Wire(crate::WireError::TooLong { what: "SKF", len });
+        let total = u16::try_from(chunks.len())
+            .ok()
+            .filter(|t| *t <= wire::MAX_FRAGMENTS)
+            .ok_or_else(|| too_long(plain.len()))?;
+        let mut out = Vec::with_capacity(chunks.len());
+        for (num, c) in (1u16..).zip(&chunks) {
+            let skf_len = 8 + self.c_out.sealed_len(c.len());
+            let len = wire::HEADER_LEN + skf_len;
+            let skf16 = u16::try_from(skf_len).map_err(|_| too_long(skf_len))?;
+            let len32 = u32::try_from(len).map_err(|_| too_long(len))?;
+            let mut m = Vec::with_capacity(len);
+            header.emit(PayloadType::SKF, len32, &mut m);
+            m.push(if num == 1 { first.0 } else { 0 });
+            m.push(0);
+            m.extend_from_slice(&skf16.to_be_bytes());
+            m.extend_from_slice(&num.to_be_bytes());
+            m.extend_from_slice(&total.to_be_bytes());
+            let body = self
+                .c_out
+                .seal(&m, c, rng)
+                .map_err(|_| Error::Crypto(CryptoFailure::Integrity))?;
+            m.extend_from_slice(&body);
+            out.push(m);
+        }
+        Ok(out)
+    }
+
+    /// Decrypts the body of the SKF payload of `msg` (whose bytes are `raw`).
+    fn open_fragment(
+        &self,
+        raw: &[u8],
+        f: &wire::EncryptedFragment,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, InputError> {
+        let cut = raw
+            .len()
+            .checked_sub(f.body.len())
+            .ok_or(InputError::Integrity)?;
+        let prefix = raw.get(..cut).ok_or(InputError::Integrity)?;
+        self.c_in
+            .open(prefix, &f.body)
+            .map_err(|_| InputError::Integrity)
+    }
+
+    /// Authenticates an SK or SKF message without using its content.
+    fn authenticate(&self, raw: &[u8], msg: &Message) -> Result<(), InputError> {
+        match msg.payloads.last() {
+            Some(Payload::Skf(f)) => self.open_fragment(raw, f).map(|_| ()),
+            _ => self.open(raw, msg).map(|_| ()),
+        }
     }
 
     /// Opens the SK payload of `msg` (whose bytes are `raw`).
@@ -116,12 +194,15 @@ pub(crate) struct Child {
     pub(crate) ts_remote: Vec<TrafficSelector>,
     pub(crate) created: Instant,
     pub(crate) rekeying: bool,
+    /// Set when the peer rekeyed this SA while our own rekey of it was outstanding: the
+    /// lowest nonce of the peer's exchange and the inbound SPI of the SA it created.
+    peer_rekey: Option<(Vec<u8>, u32)>,
 }
 
 /// The outstanding request and its retransmission schedule (RFC 7296 section 2.1).
 struct Retx {
     mid: u32,
-    bytes: Vec<u8>,
+    bytes: Vec<Vec<u8>>,
     tries: u32,
     timeout: Duration,
     /// DPD retransmits at a fixed interval (IOS `dpd <interval> <retry>`).
@@ -161,6 +242,7 @@ pub(crate) enum Req {
 
 /// Initiator: IKE_SA_INIT sent.
 pub(crate) struct InitSent {
+    redirected_from: Option<core::net::IpAddr>,
     ni: Vec<u8>,
     dh: DhSecret,
     ke_pub: Vec<u8>,
@@ -214,7 +296,7 @@ pub(crate) struct Established {
     pub(crate) children: Vec<Child>,
     mid_out: u32,
     mid_in: u32,
-    last_resp: Option<(u32, Vec<u8>)>,
+    last_resp: Option<(u32, Vec<Vec<u8>>)>,
     pending: Option<(u32, Pending)>,
     queue: VecDeque<Req>,
     pub(crate) assigned: Option<Ipv4Addr>,
@@ -258,6 +340,45 @@ pub(crate) struct Sa {
     timers: TimerTable,
     pub(crate) nat_local: bool,
     pub(crate) nat_remote: bool,
+    /// The peer announced IKEV2_FRAGMENTATION_SUPPORTED.
+    frag_peer: bool,
+    /// Fragments being reassembled.
+    frags: Option<Frags>,
+    /// A reassembled inner chain for the handler that runs next.
+    reassembled: Option<Vec<Payload>>,
+}
+
+/// SKF fragments of one message (RFC 7383 section 2.6).
+struct Frags {
+    mid: u32,
+    response: bool,
+    total: u16,
+    first: PayloadType,
+    parts: std::collections::BTreeMap<u16, zeroize::Zeroizing<Vec<u8>>>,
+}
+
+/// Most bytes of plaintext kept while reassembling one message.
+const MAX_REASSEMBLY: usize = 64 * 1024;
+
+/// RFC 5685 section 4.1: GW Ident Type, GW Ident Len, identity (IPv4 or IPv6 here).
+pub(crate) fn gw_ident(a: core::net::IpAddr) -> Vec<u8> {
+    match a {
+        core::net::IpAddr::V4(v) => [&[1u8, 4][..], &v.octets()].concat(),
+        core::net::IpAddr::V6(v) => [&[2u8, 16][..], &v.octets()].concat(),
+    }
+}
+
+/// The gateway and nonce of a REDIRECT notify (RFC 5685 section 4.1).
+fn parse_redirect(d: &[u8]) -> Option<(core::net::IpAddr, &[u8])> {
+    let (&ty, rest) = d.split_first()?;
+    let (&len, rest) = rest.split_first()?;
+    let (id, nonce) = rest.split_at_checked(usize::from(len))?;
+    let gw = match ty {
+        1 => core::net::IpAddr::from(<[u8; 4]>::try_from(id).ok()?),
+        2 => core::net::IpAddr::from(<[u8; 16]>::try_from(id).ok()?),
+        _ => return None,
+    };
+    Some((gw, nonce))
 }
 
 fn notify(ty: NotifyType, data: Vec<u8>) -> Payload {
@@ -421,8 +542,12 @@ impl Sa {
             timers: TimerTable::default(),
             nat_local: false,
             nat_remote: false,
+            frag_peer: false,
+            frags: None,
+            reassembled: None,
         };
         let st = InitSent {
+            redirected_from: None,
             ni,
             dh,
             ke_pub,
@@ -462,6 +587,16 @@ impl Sa {
             NotifyType::NAT_DETECTION_DESTINATION_IP,
             nat_detection_hash(self.spi_i, 0, self.remote.ip(), self.remote.port()).to_vec(),
         ));
+        // RFC 7383 section 2.3: we can reassemble.
+        payloads.push(notify(
+            NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
+            Vec::new(),
+        ));
+        // RFC 5685 section 4: we follow redirects; say where we were sent from.
+        match st.redirected_from {
+            Some(from) => payloads.push(notify(NotifyType::REDIRECTED_FROM, gw_ident(from))),
+            None => payloads.push(notify(NotifyType::REDIRECT_SUPPORTED, Vec::new())),
+        }
         let msg = Message {
             header: self.header(ExchangeType::IKE_SA_INIT, false, 0),
             payloads,
@@ -469,7 +604,7 @@ impl Sa {
         let bytes = msg.emit()?;
         st.msg1 = bytes.clone();
         self.spi_r = 0;
-        self.send_request(now, ctx, 0, bytes, false);
+        self.send_request(now, ctx, 0, vec![bytes], false);
         self.state = SaState::InitSent(Box::new(st));
         Ok(())
     }
@@ -525,6 +660,10 @@ impl Sa {
             timers: TimerTable::default(),
             nat_local,
             nat_remote,
+            frag_peer: find_notify(&msg.payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED)
+                .is_some(),
+            frags: None,
+            reassembled: None,
         };
         let resp = Message {
             header: sa.header(ExchangeType::IKE_SA_INIT, true, 0),
@@ -545,6 +684,13 @@ impl Sa {
                 ),
             ],
         };
+        let mut resp = resp;
+        if sa.frag_peer {
+            resp.payloads.push(notify(
+                NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
+                Vec::new(),
+            ));
+        }
         let bytes = resp.emit()?;
         sa.transmit(ctx, bytes.clone());
         sa.timers
@@ -598,6 +744,33 @@ impl Sa {
         }
     }
 
+    /// For the fuzzing harness: a request of `exchange` with the next message ID, sealed
+    /// with this SA's real outbound key around `plain` (an encoded inner chain).
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn forge_request<R: RngCore + CryptoRng>(
+        &mut self,
+        rng: &mut R,
+        exchange: ExchangeType,
+        first: PayloadType,
+        plain: &[u8],
+    ) -> Option<Vec<u8>> {
+        let (spi_i, spi_r, initiator) = (self.spi_i, self.spi_r, self.initiator);
+        let SaState::Established(e) = &mut self.state else {
+            return None;
+        };
+        let mid = e.mid_out;
+        e.mid_out = e.mid_out.wrapping_add(1);
+        let h = Header {
+            spi_i,
+            spi_r,
+            minor_version: 0,
+            exchange,
+            flags: Flags::new(initiator, false),
+            message_id: mid,
+        };
+        e.core.seal_raw(&h, first, plain, rng).ok()
+    }
+
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
         self.timers.next()
     }
@@ -626,15 +799,53 @@ impl Sa {
         });
     }
 
+    fn transmit_all<R>(&self, ctx: &mut Ctx<'_, R>, all: &[Vec<u8>]) {
+        for b in all {
+            self.transmit(ctx, b.clone());
+        }
+    }
+
+    /// Seals `inner` as one SK message, or as SKF fragments when the peer can reassemble
+    /// and the message is longer than `policy.fragment_size`.
+    fn seal_msg<R: RngCore + CryptoRng>(
+        &self,
+        core: &IkeCore,
+        header: &Header,
+        inner: &[Payload],
+        rng: &mut R,
+    ) -> Result<Vec<Vec<u8>>, Error> {
+        let one = core.seal(header, inner, rng)?;
+        match self.policy.fragment_size {
+            Some(max) if self.frag_peer && one.len() > max => {
+                core.seal_fragments(header, inner, rng, max)
+            }
+            _ => Ok(vec![one]),
+        }
+    }
+
+    /// The decrypted inner chain: a reassembled one if fragments completed, else the SK
+    /// payload of `msg`.
+    fn open_with(
+        &mut self,
+        core: &IkeCore,
+        raw: &[u8],
+        msg: &Message,
+    ) -> Result<Vec<Payload>, InputError> {
+        match self.reassembled.take() {
+            Some(p) => Ok(p),
+            None => core.open(raw, msg),
+        }
+    }
+
     fn send_request<R>(
         &mut self,
         now: Instant,
         ctx: &mut Ctx<'_, R>,
         mid: u32,
-        bytes: Vec<u8>,
+        bytes: Vec<Vec<u8>>,
         dpd: bool,
     ) {
-        self.transmit(ctx, bytes.clone());
+        self.transmit_all(ctx, &bytes);
         let (timeout, fixed) = match (dpd, self.policy.dpd) {
             (true, Some(d)) => (d.retry, true),
             _ => (self.policy.retransmit.initial, false),
@@ -681,6 +892,15 @@ impl Sa {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<(), InputError> {
+        self.reassembled = None;
+        if let Some(Payload::Skf(f)) = msg.payloads.last() {
+            match self.collect_fragment(raw, msg, f) {
+                Ok(Some(p)) => self.reassembled = Some(p),
+                Ok(None) => return Ok(()),
+                Err(InputError::OutOfWindow) => {} // a retransmission: the handler decides
+                Err(e) => return Err(e),
+            }
+        }
         let state = core::mem::replace(&mut self.state, SaState::Closed);
         match state {
             SaState::InitSent(st) => self.on_init_response(now, ctx, raw, msg, st),
@@ -705,6 +925,70 @@ impl Sa {
         }
     }
 
+    /// RFC 7383 section 2.6: authenticates and keeps one fragment; returns the inner chain
+    /// once every fragment of the message is there.
+    fn collect_fragment(
+        &mut self,
+        raw: &[u8],
+        msg: &Message,
+        f: &wire::EncryptedFragment,
+    ) -> Result<Option<Vec<Payload>>, InputError> {
+        let h = &msg.header;
+        let core = match &self.state {
+            SaState::AuthSent(s) => &s.core,
+            SaState::InitReplied(s) => &s.core,
+            SaState::Established(e) => {
+                if (h.spi_i, h.spi_r) != (self.spi_i, self.spi_r) {
+                    return Err(InputError::UnknownSa);
+                }
+                if !h.is_response() && h.message_id != e.mid_in {
+                    return Err(InputError::OutOfWindow);
+                }
+                &e.core
+            }
+            _ => return Err(InputError::UnknownSa),
+        };
+        let plain = core.open_fragment(raw, f)?;
+        let fresh = self.frags.as_ref().is_none_or(|x| {
+            (x.mid, x.response) != (h.message_id, h.is_response()) || x.total != f.total
+        });
+        if fresh {
+            self.frags = Some(Frags {
+                mid: h.message_id,
+                response: h.is_response(),
+                total: f.total,
+                first: PayloadType::NONE,
+                parts: std::collections::BTreeMap::new(),
+            });
+        }
+        let Some(fr) = self.frags.as_mut() else {
+            return Ok(None);
+        };
+        if f.number == 1 {
+            fr.first = f.first_inner;
+        }
+        let held: usize = fr.parts.values().map(|p| p.len()).sum();
+        if held + plain.len() > MAX_REASSEMBLY {
+            self.frags = None;
+            return Err(InputError::Wire(crate::WireError::TooLong {
+                what: "reassembly",
+                len: held + plain.len(),
+            }));
+        }
+        fr.parts.insert(f.number, plain);
+        if fr.parts.len() < usize::from(fr.total) {
+            return Ok(None);
+        }
+        let Some(fr) = self.frags.take() else {
+            return Ok(None);
+        };
+        let mut all = zeroize::Zeroizing::new(Vec::with_capacity(held));
+        for p in fr.parts.values() {
+            all.extend_from_slice(p);
+        }
+        Ok(Some(parse_chain(fr.first, &all)?))
+    }
+
     // ---- initiator -------------------------------------------------------------------
 
     fn on_init_response<R: RngCore + CryptoRng>(
@@ -721,6 +1005,34 @@ impl Sa {
             return Err(InputError::OutOfWindow);
         }
         let p = &msg.payloads;
+        // RFC 5685 section 4.2: go to the gateway the responder names.
+        if let Some(n) = find_notify(p, NotifyType::REDIRECT) {
+            match parse_redirect(&n.data) {
+                Some((gw, nonce)) if nonce == st.ni && st.restarts < MAX_RESTARTS => {
+                    let from = self.remote.ip();
+                    st.restarts += 1;
+                    st.redirected_from = Some(from);
+                    st.cookie = None;
+                    self.remote = SocketAddr::new(gw, self.remote.port());
+                    self.spi_i = nonzero_u64(ctx.rng);
+                    ctx.out.event(Event::Redirected {
+                        sa: self.handle,
+                        from,
+                        to: gw,
+                    });
+                    self.send_init(now, ctx, *st)
+                        .map_err(InputError::Exchange)?;
+                }
+                _ => self.close(
+                    ctx,
+                    Event::IkeSaFailed {
+                        sa: self.handle,
+                        reason: Error::Protocol("bad REDIRECT"),
+                    },
+                ),
+            }
+            return Ok(());
+        }
         // RFC 7296 section 2.6: retry with the cookie.
         if let Some(c) = find_notify(p, NotifyType::COOKIE) {
             if st.restarts >= MAX_RESTARTS || c.data.is_empty() || c.data.len() > 64 {
@@ -850,6 +1162,7 @@ impl Sa {
                 return Ok(());
             }
         };
+        self.frag_peer = find_notify(p, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
         let (nl, nrm) = nat_check(p, self.spi_i, self.spi_r, self.local, self.remote);
         self.nat_local = nl;
         self.nat_remote = nrm;
@@ -881,17 +1194,17 @@ impl Sa {
             method: AuthMethod::SHARED_KEY_MIC,
             data: auth,
         }));
-        let ts_local = if self.request_address {
+        if self.request_address {
             inner.push(Payload::Cp(Configuration {
                 cfg_type: CfgType::CFG_REQUEST,
                 attributes: vec![ConfigAttribute::request(
                     ConfigAttributeType::INTERNAL_IP4_ADDRESS,
                 )],
             }));
-            vec![TrafficSelector::any_v4()]
-        } else {
-            self.policy.ts_local.clone()
-        };
+        }
+        // With an address request the default TSi (0.0.0.0/0) lets the responder narrow to
+        // the address it assigns; in transport mode they are the IKE endpoints' selectors.
+        let ts_local = self.policy.ts_local.clone();
         if self.policy.mode == Mode::Transport {
             inner.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
         }
@@ -903,8 +1216,8 @@ impl Sa {
         inner.push(Payload::TsI(ts_local));
         inner.push(Payload::TsR(self.policy.ts_remote.clone()));
         let header = self.header(ExchangeType::IKE_AUTH, false, 1);
-        let bytes = core
-            .seal(&header, &inner, ctx.rng)
+        let bytes = self
+            .seal_msg(&core, &header, &inner, ctx.rng)
             .map_err(InputError::Exchange)?;
         self.send_request(now, ctx, 1, bytes, false);
         self.state = SaState::AuthSent(Box::new(AuthSent {
@@ -930,7 +1243,7 @@ impl Sa {
             self.state = SaState::AuthSent(st);
             return Err(InputError::OutOfWindow);
         }
-        let inner = match st.core.open(raw, msg) {
+        let inner = match self.open_with(&st.core, raw, msg) {
             Ok(i) => i,
             Err(e) => {
                 self.state = SaState::AuthSent(st);
@@ -1087,7 +1400,7 @@ impl Sa {
             self.state = SaState::InitReplied(st);
             return Err(InputError::OutOfWindow);
         }
-        let inner = match st.core.open(raw, msg) {
+        let inner = match self.open_with(&st.core, raw, msg) {
             Ok(i) => i,
             Err(e) => {
                 self.state = SaState::InitReplied(st);
@@ -1206,9 +1519,13 @@ impl Sa {
         let wants_transport = find_notify(&inner, NotifyType::USE_TRANSPORT_MODE).is_some();
         let mut install = None;
         if child_err.is_none() {
+            // Tunnel mode: the peer's side is the address it was given. Transport mode
+            // (GRE over IPsec): the selectors are the policy's (the IKE endpoints).
             let allowed_remote = match assigned {
-                Some(a) => vec![TrafficSelector::host_v4(a)],
-                None => self.policy.ts_remote.clone(),
+                Some(a) if !self.transport_granted(wants_transport) => {
+                    vec![TrafficSelector::host_v4(a)]
+                }
+                _ => self.policy.ts_remote.clone(),
             };
             let allowed_local = self.policy.ts_local.clone();
             match self.select_child(&p, &allowed_remote, &allowed_local, wants_transport, None) {
@@ -1234,11 +1551,10 @@ impl Sa {
             out.push(notify(e, Vec::new()));
         }
         let header = self.header(ExchangeType::IKE_AUTH, true, 1);
-        let bytes = est
-            .core
-            .seal(&header, &out, ctx.rng)
+        let bytes = self
+            .seal_msg(&est.core, &header, &out, ctx.rng)
             .map_err(InputError::Exchange)?;
-        self.transmit(ctx, bytes.clone());
+        self.transmit_all(ctx, &bytes);
         est.last_resp = Some((1, bytes));
         Self::emit_event(
             ctx,
@@ -1302,12 +1618,17 @@ impl Sa {
         if ntsi.is_empty() || ntsr.is_empty() {
             return Err(NotifyType::TS_UNACCEPTABLE);
         }
-        let mode = if wants_transport && self.policy.mode == Mode::Transport {
+        let mode = if self.transport_granted(wants_transport) {
             Mode::Transport
         } else {
             Mode::Tunnel
         };
         Ok((prop, suite, mode, ntsi, ntsr))
+    }
+
+    /// True when a request for transport mode is granted by our policy.
+    fn transport_granted(&self, wants_transport: bool) -> bool {
+        wants_transport && self.policy.mode == Mode::Transport
     }
 
     /// Derives the keys of a Child SA and tells the caller.
@@ -1377,6 +1698,7 @@ impl Sa {
             ts_remote: ts_remote.clone(),
             created: now,
             rekeying: false,
+            peer_rekey: None,
         });
         let nat = self.nat_local || self.nat_remote;
         ctx.out.event(Event::ChildSaInstalled {
@@ -1466,7 +1788,7 @@ impl Sa {
                 Some((mid, _)) if *mid == h.message_id => {}
                 _ => return Err(InputError::OutOfWindow),
             }
-            let inner = est.core.open(raw, msg)?;
+            let inner = self.open_with(&est.core, raw, msg)?;
             self.note_rx(now, est, local, remote);
             self.retx = None;
             self.timers.stop(Timer::Retransmit);
@@ -1480,24 +1802,43 @@ impl Sa {
             if let Some((mid, bytes)) = &est.last_resp
                 && *mid == h.message_id
             {
-                // Authenticate before answering, so forged copies cost nothing.
-                est.core.open(raw, msg)?;
-                self.transmit(ctx, bytes.clone());
+                // Authenticate before answering, so forged copies cost nothing; answer a
+                // fragmented request once, on its first fragment.
+                est.core.authenticate(raw, msg)?;
+                let first = !matches!(msg.payloads.last(), Some(Payload::Skf(f)) if f.number != 1);
+                if first {
+                    self.transmit_all(ctx, bytes);
+                }
             }
             return Ok(None);
         }
         if h.message_id != est.mid_in {
             return Err(InputError::OutOfWindow);
         }
-        let inner = est.core.open(raw, msg)?;
+        let inner = match self.open_with(&est.core, raw, msg) {
+            Ok(i) => i,
+            Err(InputError::Wire(e)) => {
+                // RFC 7296 section 2.5/3.10.1: an authenticated request we cannot parse
+                // (an unknown critical payload, bad syntax) is answered with the notify.
+                let header = self.header(h.exchange, true, h.message_id);
+                let out = [notify(e.notify(), e.notify_data())];
+                let bytes = self
+                    .seal_msg(&est.core, &header, &out, ctx.rng)
+                    .map_err(InputError::Exchange)?;
+                self.transmit_all(ctx, &bytes);
+                est.last_resp = Some((h.message_id, bytes));
+                est.mid_in = est.mid_in.wrapping_add(1);
+                return Err(InputError::Wire(e));
+            }
+            Err(e) => return Err(e),
+        };
         self.note_rx(now, est, local, remote);
         let (out, after) = self.on_request(now, ctx, est, h.exchange, &inner);
         let header = self.header(h.exchange, true, h.message_id);
-        let bytes = est
-            .core
-            .seal(&header, &out, ctx.rng)
+        let bytes = self
+            .seal_msg(&est.core, &header, &out, ctx.rng)
             .map_err(InputError::Exchange)?;
-        self.transmit(ctx, bytes.clone());
+        self.transmit_all(ctx, &bytes);
         est.last_resp = Some((h.message_id, bytes));
         est.mid_in = est.mid_in.wrapping_add(1);
         match after {
@@ -1783,6 +2124,10 @@ impl Sa {
                 Some(i) => Some(i),
                 None => return err(NotifyType::CHILD_SA_NOT_FOUND),
             },
+            // A bound on the state one peer can make us hold.
+            None if est.children.len() >= MAX_CHILDREN => {
+                return err(NotifyType::NO_ADDITIONAL_SAS);
+            }
             None => None,
         };
         let ke_group = match p.ke {
@@ -1792,8 +2137,8 @@ impl Sa {
             },
             None => None,
         };
-        let (allowed_remote, allowed_local) = self.allowed_ts(est);
         let wants_transport = find_notify(inner, NotifyType::USE_TRANSPORT_MODE).is_some();
+        let (allowed_remote, allowed_local) = self.allowed_ts(est, wants_transport);
         let (prop, suite, mode, tsi, tsr) = match self.select_child(
             p,
             &allowed_remote,
@@ -1834,8 +2179,17 @@ impl Sa {
         if mode == Mode::Transport {
             out.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
         }
+        let ours_pending = matches!(
+            &est.pending,
+            Some((_, Pending::Child { rekey_of: Some(o), .. }))
+                if old.and_then(|i| est.children.get(i)).is_some_and(|c| c.spi_in == *o)
+        );
         let old_spi_in = old.and_then(|i| {
             est.children.get_mut(i).map(|c| {
+                if ours_pending {
+                    // RFC 7296 section 2.8.1: a simultaneous rekey; decided when ours ends.
+                    c.peer_rekey = Some((ni.min(&nr[..]).to_vec(), spi_in));
+                }
                 c.rekeying = true;
                 c.spi_in
             })
@@ -1861,8 +2215,15 @@ impl Sa {
     }
 
     /// The selectors allowed on (the peer's side, our side).
-    fn allowed_ts(&self, est: &Established) -> (Vec<TrafficSelector>, Vec<TrafficSelector>) {
-        match (est.assigned, self.connected_by_us) {
+    fn allowed_ts(
+        &self,
+        est: &Established,
+        wants_transport: bool,
+    ) -> (Vec<TrafficSelector>, Vec<TrafficSelector>) {
+        let assigned = est
+            .assigned
+            .filter(|_| !self.transport_granted(wants_transport));
+        match (assigned, self.connected_by_us) {
             (Some(a), true) => (
                 self.policy.ts_remote.clone(),
                 vec![TrafficSelector::host_v4(a)],
@@ -1966,6 +2327,20 @@ impl Sa {
                             true,
                         );
                         if let Some(old) = rekey_of {
+                            // RFC 7296 section 2.8.1: after a simultaneous rekey, the SA
+                            // from the exchange with the lowest nonce is redundant and its
+                            // creator deletes it; the old SA goes either way.
+                            let peer = est
+                                .children
+                                .iter()
+                                .find(|c| c.spi_in == old)
+                                .and_then(|c| c.peer_rekey.clone());
+                            if let Some((peer_min, _)) = peer {
+                                let ours_min = ni.as_slice().min(nr.as_slice());
+                                if ours_min < peer_min.as_slice() {
+                                    est.queue.push_back(Req::DeleteChild(spi_in));
+                                }
+                            }
                             est.queue.push_back(Req::DeleteChild(old));
                         }
                     }
@@ -2032,10 +2407,11 @@ impl Sa {
                     Some((peer_spi, IkeCore::new(keys, true).ok()?))
                 })();
                 let Some((peer_spi, core)) = res else {
-                    // Try again later.
-                    if let Some(r) = self.policy.ike_rekey {
-                        self.timers.set(Timer::RekeyIke, now + r / 2);
-                    }
+                    // Refused (TEMPORARY_FAILURE during a collision, or any error): retry
+                    // after a random delay of 1-10 s (RFC 7296 section 2.25), so that two
+                    // peers that collided do not collide again.
+                    let jitter = Duration::from_millis(1000 + u64::from(ctx.rng.next_u32() % 9000));
+                    self.timers.set(Timer::RekeyIke, now + jitter);
                     return None;
                 };
                 self.switch_ike(ctx, est, spi, peer_spi, true, core, now);
@@ -2109,7 +2485,7 @@ impl Sa {
     ) {
         let mid = est.mid_out;
         let header = self.header(exchange, false, mid);
-        let Ok(bytes) = est.core.seal(&header, inner, ctx.rng) else {
+        let Ok(bytes) = self.seal_msg(&est.core, &header, inner, ctx.rng) else {
             return;
         };
         est.mid_out = est.mid_out.wrapping_add(1);
@@ -2263,7 +2639,7 @@ impl Sa {
             let (bytes, at) = (r.bytes.clone(), now + r.timeout);
             let _ = r.mid;
             self.timers.set(Timer::Retransmit, at);
-            self.transmit(ctx, bytes);
+            self.transmit_all(ctx, &bytes);
         }
         if self.timers.expired(Timer::Keepalive, now) {
             ctx.out.transmit(crate::event::Transmit {
@@ -2366,3 +2742,7 @@ impl Sa {
         });
     }
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

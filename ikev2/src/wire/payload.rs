@@ -357,9 +357,24 @@ impl Payload {
             Self::Sk(sk) => out.extend_from_slice(&sk.body),
             Self::Cp(cp) => cp.emit(out)?,
             Self::Skf(f) => f.emit(out),
-            Self::Unknown { body, .. } => out.extend_from_slice(body),
+            Self::Unknown { ty, body, .. } => {
+                // Not representable: it would parse back as the known payload.
+                if Self::is_known(*ty) {
+                    return Err(WireError::InvalidValue {
+                        what: "unknown payload with a known type",
+                        value: u32::from(ty.0),
+                    });
+                }
+                out.extend_from_slice(body);
+            }
         }
         Ok(())
+    }
+
+    /// True for the payload types [`Self::parse_body`] decodes (all others are kept as
+    /// [`Payload::Unknown`]).
+    pub fn is_known(ty: PayloadType) -> bool {
+        matches!(ty.0, 33..=48 | 53)
     }
 
     /// The critical bit this payload is emitted with.
@@ -407,6 +422,17 @@ mod tests {
         assert_eq!(e.notify_data(), vec![200]);
         let p = Payload::parse_body(PayloadType(200), PayloadType::NONE, false, &[1]).unwrap();
         assert!(matches!(p, Payload::Unknown { .. }));
+    }
+
+    #[test]
+    fn unknown_with_known_type_does_not_emit() {
+        // Found by ikev2_message_roundtrip: Unknown { ty: SK, critical } parsed back as SK.
+        let p = Payload::Unknown {
+            ty: PayloadType::SK,
+            critical: true,
+            body: vec![],
+        };
+        assert!(p.emit_body(&mut Vec::new()).is_err());
     }
 
     #[test]

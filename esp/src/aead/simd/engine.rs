@@ -246,6 +246,44 @@ macro_rules! gcm_engine {
             (s, acc)
         }
 
+        /// Open's tail: CTR keystream for one chunk of counters, with the GHASH of `gv` (at
+        /// most `B` vectors of `[pad][tail][lens]`, the accumulator entering at lane `lane`)
+        /// between the AES rounds.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn tail_enc_ghash<const NR: usize>(
+            ks: &Keys,
+            k: &KeyData,
+            ctr: V,
+            gv: &[[u8; VB]],
+            lane: usize,
+            acc: __m128i,
+        ) -> ([V; B], __m128i) {
+            let nv = gv.len().min(B);
+            let mut s = [vzero(); B];
+            for (j, x) in s.iter_mut().enumerate() {
+                *x = vxor(ctr_block(ctr, j), ks.rk[0]);
+            }
+            let mut p = (vzero(), vzero(), vzero());
+            for r in 1..NR {
+                for x in s.iter_mut() {
+                    *x = venc(*x, ks.rk[r]);
+                }
+                if let Some(d) = gv.get(r - 1).filter(|_| r <= nv) {
+                    let mut x = vbswap(vload(d));
+                    if r == 1 {
+                        x = vxor(x, vlane(acc, lane));
+                    }
+                    mac(&mut p, x, k, HP - nv * W + (r - 1) * W);
+                }
+            }
+            for x in s.iter_mut() {
+                *x = venclast(*x, ks.rk[NR]);
+            }
+            let acc = if nv > 0 { finish(p) } else { acc };
+            (s, acc)
+        }
+
         #[inline]
         #[target_feature(enable = $feat)]
         fn xor_store(c: &mut [u8; CH], s: &[V; B]) {
@@ -375,9 +413,29 @@ macro_rules! gcm_engine {
                 ctr = vadd32(ctr, chunk_step());
                 xor_store(cur, &s);
             }
-            let aad_in: &[u8] = if inline_aad { aad } else { &[] };
-            acc = ghash_final(k, acc, aad_in, tail, &lens);
-            ctr_tail::<NR>(&ks, ctr, tail);
+            let m = tail.len().div_ceil(16) + 1; // tail blocks + the length block
+            if !inline_aad && !tail.is_empty() && m <= N {
+                // The AAD is already hashed: GHASH `[pad][tail][lens]` between the AES rounds
+                // of the tail's counter blocks.
+                let nv = m.div_ceil(W);
+                let pad = nv * W - m;
+                let c = tail.len().div_ceil(16) * 16;
+                let mut fb = [0u8; CH];
+                if let Some(d) = fb.get_mut(pad * 16..pad * 16 + tail.len()) {
+                    d.copy_from_slice(tail);
+                }
+                if let Some(d) = fb.get_mut(pad * 16 + c..pad * 16 + c + 16) {
+                    d.copy_from_slice(&lens);
+                }
+                let gv = fb.as_chunks::<VB>().0.get(..nv).unwrap_or(&[]);
+                let (s, a) = tail_enc_ghash::<NR>(&ks, k, ctr, gv, pad, acc);
+                acc = a;
+                xor_partial(tail, &s);
+            } else {
+                let aad_in: &[u8] = if inline_aad { aad } else { &[] };
+                acc = ghash_final(k, acc, aad_in, tail, &lens);
+                ctr_tail::<NR>(&ks, ctr, tail);
+            }
             let ok = common::tag_eq(&common::tag(acc, ej0), tag);
             if !ok {
                 buf.fill(0);

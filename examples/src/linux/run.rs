@@ -1,0 +1,441 @@
+//! `flexvpn-router run`: one [`Node`] as a real process.
+//!
+//! - Underlay: the node's Ethernet interface that some tunnel uses as `tunnel source` is the
+//!   underlay. Its IKE and ESP-in-UDP traffic goes through real UDP sockets bound to that
+//!   address (node port 500 <-> `--ike-port`, 4500 <-> `--natt-port`): an IPv4/UDP packet the
+//!   node transmits becomes a datagram, a datagram received becomes an IPv4/UDP packet handed to
+//!   the node. Other underlay packets are dropped (counted in `show counters`).
+//! - Every other Ethernet interface (a LAN) becomes a TUN device `<prefix><index>`; the kernel
+//!   side gets the last host address of the interface's subnet, so the namespace's own kernel is
+//!   a host on that LAN (ping, TCP, iperf3 from it go through the node).
+//! - Real time: `poll(2)` on every descriptor with the node's `poll_timeout` (capped at 100 ms).
+//! - `show` commands over a unix socket `<control dir>/<hostname>.sock`.
+//! - SIGINT/SIGTERM end the loop; the TUN devices and the control socket are removed. The node
+//!   has no API yet to close its IKE SAs, so no Delete notify is sent (peers find out by DPD).
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config::Config;
+use crate::ipv4::{self, Ipv4Header};
+use crate::node::Node;
+use crate::sim::SimNode;
+
+use super::tun::Tun;
+
+/// The default directory of the control sockets.
+pub const DEFAULT_CONTROL_DIR: &str = "/tmp/flexvpn-router";
+
+/// Options of `flexvpn-router run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The IOS-style configuration file.
+    pub config: PathBuf,
+    /// Real UDP port for the node's IKE port 500.
+    pub ike_port: u16,
+    /// Real UDP port for the node's NAT-T port 4500.
+    pub natt_port: u16,
+    /// Directory of the control socket.
+    pub control_dir: PathBuf,
+    /// Prefix of the TUN device names.
+    pub tun_prefix: String,
+    /// Replaces the configuration's `crypto ikev2 dpd` arguments (e.g. `2 1 on-demand`), for
+    /// labs with short timers.
+    pub dpd: Option<String>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            config: PathBuf::new(),
+            ike_port: 500,
+            natt_port: 4500,
+            control_dir: PathBuf::from(DEFAULT_CONTROL_DIR),
+            tun_prefix: "fx".to_owned(),
+            dpd: None,
+        }
+    }
+}
+
+pub(crate) static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+pub(crate) fn install_signal_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::signal(sig, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+}
+
+enum Port {
+    Underlay {
+        addr: Ipv4Addr,
+        ike: UdpSocket,
+        natt: UdpSocket,
+    },
+    Lan(Tun),
+    None,
+}
+
+/// Drop counters of the driver.
+#[derive(Debug, Default, Clone, Copy)]
+struct DriverStats {
+    underlay_in: u64,
+    underlay_out: u64,
+    underlay_not_udp: u64,
+    tun_in: u64,
+    tun_out: u64,
+    send_errors: u64,
+}
+
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom")
+        && io::Read::read_exact(&mut f, &mut b).is_ok()
+    {
+        return u64::from_le_bytes(b);
+    }
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    (t as u64) ^ u64::from(std::process::id())
+}
+
+fn ip_cmd(args: &[&str]) -> io::Result<()> {
+    let out = Command::new("ip").args(args).output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// Runs the node of `opts.config` until SIGINT/SIGTERM.
+///
+/// # Errors
+/// The configuration does not load, a socket cannot be bound (the underlay address must exist
+/// in this namespace), a TUN device cannot be made, or the control socket cannot be created.
+pub fn run(opts: &RunOptions) -> io::Result<()> {
+    let mut text = std::fs::read_to_string(&opts.config)?;
+    if let Some(dpd) = &opts.dpd {
+        text = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("crypto ikev2 dpd ") {
+                    format!("crypto ikev2 dpd {dpd}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+    }
+    let cfg = Config::parse(&text).map_err(|e| io::Error::other(format!("config: {e}")))?;
+    let epoch = Instant::now();
+    let mut node = Node::with_seed(&cfg, epoch, random_seed())
+        .map_err(|e| io::Error::other(format!("node: {e}")))?;
+    let hostname = node.hostname().to_owned();
+    let underlay: Vec<Ipv4Addr> = node.tunnels().values().map(|t| t.source).collect();
+    let ethers: Vec<(String, Ipv4Addr, u8)> = node
+        .ethers()
+        .map(|(n, a, p)| (n.to_owned(), a, p.prefix_len()))
+        .collect();
+    let mut ports = Vec::new();
+    for (i, (name, addr, len)) in ethers.iter().enumerate() {
+        if underlay.contains(addr) {
+            let bind = |port: u16| -> io::Result<UdpSocket> {
+                let s = UdpSocket::bind((*addr, port))
+                    .map_err(|e| io::Error::other(format!("bind {addr}:{port} for {name}: {e}")))?;
+                s.set_nonblocking(true)?;
+                Ok(s)
+            };
+            println!(
+                "{name}: underlay {addr}, UDP {} and {}",
+                opts.ike_port, opts.natt_port
+            );
+            ports.push(Port::Underlay {
+                addr: *addr,
+                ike: bind(opts.ike_port)?,
+                natt: bind(opts.natt_port)?,
+            });
+        } else if *len <= 30 {
+            let tun_name = format!("{}{i}", opts.tun_prefix);
+            let tun = Tun::open(&tun_name)?;
+            let mask = u32::MAX << (32 - u32::from(*len));
+            let host = Ipv4Addr::from((u32::from(*addr) & mask) | (!mask - 1));
+            ip_cmd(&["addr", "add", &format!("{host}/{len}"), "dev", &tun_name])?;
+            ip_cmd(&["link", "set", &tun_name, "mtu", "1500", "up"])?;
+            println!("{name}: TUN {tun_name}, kernel side {host}/{len}");
+            ports.push(Port::Lan(tun));
+        } else {
+            ports.push(Port::None);
+        }
+    }
+    std::fs::create_dir_all(&opts.control_dir)?;
+    let sock_path = opts.control_dir.join(format!("{hostname}.sock"));
+    let _ = std::fs::remove_file(&sock_path);
+    let control = UnixListener::bind(&sock_path)?;
+    control.set_nonblocking(true)?;
+    println!("{hostname}: control socket {}", sock_path.display());
+    install_signal_handlers();
+    let r = event_loop(&mut node, &mut ports, &control, opts);
+    let _ = std::fs::remove_file(&sock_path);
+    println!("{hostname}: shutting down");
+    let _ = io::stdout().flush();
+    drop(ports);
+    r
+}
+
+fn event_loop(
+    node: &mut Node,
+    ports: &mut [Port],
+    control: &UnixListener,
+    opts: &RunOptions,
+) -> io::Result<()> {
+    let mut stats = DriverStats::default();
+    let mut logged = 0;
+    let mut buf = vec![0u8; 65536];
+    let mut ident = 0u16;
+    node.handle_timeout(Instant::now());
+    while !STOP.load(Ordering::SeqCst) {
+        // Out: everything the node wants to send.
+        while let Some(t) = node.poll_transmit() {
+            match ports.get_mut(t.iface) {
+                Some(Port::Underlay { ike, natt, .. }) => {
+                    let Ok(h) = Ipv4Header::parse(&t.packet) else {
+                        continue;
+                    };
+                    let udp = t
+                        .packet
+                        .get(h.header_len..h.total_len)
+                        .filter(|_| h.protocol == 17)
+                        .and_then(|d| ipv4::parse_udp(d).ok());
+                    let Some(udp) = udp else {
+                        stats.underlay_not_udp += 1;
+                        continue;
+                    };
+                    let s = if udp.sport == 4500 { &*natt } else { &*ike };
+                    match s.send_to(udp.payload, SocketAddr::from((h.dst, udp.dport))) {
+                        Ok(_) => stats.underlay_out += 1,
+                        Err(_) => stats.send_errors += 1,
+                    }
+                }
+                Some(Port::Lan(tun)) => match tun.send(&t.packet) {
+                    Ok(_) => stats.tun_out += 1,
+                    Err(_) => stats.send_errors += 1,
+                },
+                _ => {}
+            }
+        }
+        for l in node.log().get(logged..).unwrap_or_default() {
+            println!("{:>10.3} {}: {}", l.at.as_secs_f64(), l.node, l.text);
+        }
+        logged = node.log().len();
+        let _ = io::stdout().flush();
+
+        // Wait for input or the node's next timer.
+        let now = Instant::now();
+        let wait = node
+            .poll_timeout()
+            .map_or(Duration::from_millis(100), |t| {
+                t.saturating_duration_since(now)
+            })
+            .min(Duration::from_millis(100));
+        let mut fds: Vec<libc::pollfd> = vec![libc::pollfd {
+            fd: control.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        for p in ports.iter() {
+            match p {
+                Port::Underlay { ike, natt, .. } => {
+                    for fd in [ike.as_raw_fd(), natt.as_raw_fd()] {
+                        fds.push(libc::pollfd {
+                            fd,
+                            events: libc::POLLIN,
+                            revents: 0,
+                        });
+                    }
+                }
+                Port::Lan(t) => fds.push(libc::pollfd {
+                    fd: t.raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                }),
+                Port::None => {}
+            }
+        }
+        let ms = libc::c_int::try_from(wait.as_millis()).unwrap_or(100);
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs for the whole call.
+        #[allow(unsafe_code)]
+        let _ = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+
+        // In: everything ready, without blocking.
+        for (i, p) in ports.iter_mut().enumerate() {
+            match p {
+                Port::Underlay { addr, ike, natt } => {
+                    for (s, node_port) in [(&*ike, 500u16), (&*natt, 4500u16)] {
+                        while let Ok((n, from)) = s.recv_from(&mut buf) {
+                            let SocketAddr::V4(from) = from else { continue };
+                            let payload = buf.get(..n).unwrap_or_default();
+                            let Ok(udp) =
+                                ipv4::build_udp(*from.ip(), from.port(), *addr, node_port, payload)
+                            else {
+                                continue;
+                            };
+                            ident = ident.wrapping_add(1);
+                            let Ok(pkt) = ipv4::build(*from.ip(), *addr, 17, 64, ident, &udp)
+                            else {
+                                continue;
+                            };
+                            stats.underlay_in += 1;
+                            node.handle_packet(Instant::now(), i, pkt);
+                        }
+                    }
+                }
+                Port::Lan(tun) => {
+                    while let Ok(n) = tun.recv(&mut buf) {
+                        stats.tun_in += 1;
+                        node.handle_packet(
+                            Instant::now(),
+                            i,
+                            buf.get(..n).unwrap_or_default().to_vec(),
+                        );
+                    }
+                }
+                Port::None => {}
+            }
+        }
+        while let Ok((stream, _)) = control.accept() {
+            let _ = answer(node, &stats, stream, opts);
+        }
+        let now = Instant::now();
+        if node.poll_timeout().is_some_and(|t| t <= now) {
+            node.handle_timeout(now);
+        }
+    }
+    Ok(())
+}
+
+fn answer(
+    node: &Node,
+    stats: &DriverStats,
+    stream: UnixStream,
+    _opts: &RunOptions,
+) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+    let mut line = String::new();
+    BufReader::new(&stream).read_line(&mut line)?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let text = show(node, stats, &words);
+    let mut w = &stream;
+    w.write_all(text.as_bytes())?;
+    w.flush()
+}
+
+fn show(node: &Node, stats: &DriverStats, words: &[&str]) -> String {
+    match words {
+        ["crypto", "ikev2", "sa", ..] => node.show_crypto_ikev2_sa(),
+        ["crypto", "ipsec", "sa", ..] => node.show_crypto_ipsec_sa(),
+        ["crypto", "ikev2", "client", "flexvpn", ..] => node.show_crypto_ikev2_client_flexvpn(),
+        ["ip", "route", ..] => node.show_ip_route(),
+        ["ip", "nhrp", ..] => node.show_ip_nhrp(),
+        ["ip", "bgp", "summary"] => node.show_ip_bgp_summary(),
+        ["ip", "bgp", ..] => node.show_ip_bgp(),
+        ["interfaces", name] => node
+            .show_interfaces(name)
+            .unwrap_or_else(|| format!("% no interface {name}\n")),
+        ["log"] => node
+            .log()
+            .iter()
+            .map(|l| format!("{:>10.3} {}: {}\n", l.at.as_secs_f64(), l.node, l.text))
+            .collect(),
+        ["counters"] => {
+            let mut s = format!("{stats:?}\n{:?}\n", node.drops());
+            for t in node.tunnels().values() {
+                s.push_str(&format!("{} {:?}\n", t.name, t.counters));
+            }
+            s
+        }
+        _ => "% commands: crypto ikev2 sa | crypto ipsec sa | crypto ikev2 client flexvpn | ip \
+              route | ip nhrp | ip bgp [summary] | interfaces NAME | log | counters\n"
+            .to_owned(),
+    }
+}
+
+/// Sends `command` to the running node `node` and returns its answer.
+///
+/// # Errors
+/// No such node (no control socket), or the socket failed.
+pub fn show_remote(control_dir: &Path, node: &str, command: &str) -> io::Result<String> {
+    let path = control_dir.join(format!("{node}.sock"));
+    let mut s = UnixStream::connect(&path)
+        .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(command.as_bytes())?;
+    s.write_all(b"\n")?;
+    let mut out = String::new();
+    io::Read::read_to_string(&mut s, &mut out)?;
+    Ok(out)
+}
+
+/// `flexvpn-router run ...` and `flexvpn-router show ...`: parses `args` (after the
+/// subcommand) and runs it; returns the process exit code.
+pub fn main(sub: &str, args: &[String]) -> u8 {
+    let mut opts = RunOptions::default();
+    let mut node = None;
+    let mut words = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().unwrap_or_default();
+        match a.as_str() {
+            "--config" => opts.config = value().into(),
+            "--ike-port" => opts.ike_port = value().parse().unwrap_or(0),
+            "--natt-port" => opts.natt_port = value().parse().unwrap_or(0),
+            "--control-dir" => opts.control_dir = value().into(),
+            "--tun-prefix" => opts.tun_prefix = value(),
+            "--dpd" => opts.dpd = Some(value()),
+            "--node" => node = Some(value()),
+            w => words.push(w.to_owned()),
+        }
+    }
+    let r = if sub == "run" {
+        if opts.config.as_os_str().is_empty() || opts.ike_port == 0 || opts.natt_port == 0 {
+            eprintln!(
+                "usage: flexvpn-router run --config FILE [--ike-port N] [--natt-port N] \
+                 [--control-dir DIR] [--tun-prefix P] [--dpd 'INTERVAL RETRY on-demand']"
+            );
+            return 2;
+        }
+        run(&opts)
+    } else {
+        let Some(node) = node else {
+            eprintln!("usage: flexvpn-router show WORDS... --node NAME [--control-dir DIR]");
+            return 2;
+        };
+        show_remote(&opts.control_dir, &node, &words.join(" ")).map(|s| print!("{s}"))
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("flexvpn-router {sub}: {e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! State tests that need the SA's internals: requests forged with the real keys of an
+//! established SA, checked at the Repr level.
+
+use core::net::{Ipv4Addr, SocketAddr};
+use std::time::Instant;
+
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+use super::*;
+use crate::config::{AddressPool, EndpointConfig, PeerConfig, Psk, ResponderConfig, SaPolicy};
+use crate::endpoint::Endpoint;
+
+#[allow(clippy::disallowed_methods, reason = "the one clock read")]
+fn epoch() -> Instant {
+    Instant::now()
+}
+
+const HUB: SocketAddr = SocketAddr::new(core::net::IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)), 500);
+const SPOKE: SocketAddr = SocketAddr::new(core::net::IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 500);
+
+struct Two {
+    hub: Endpoint<ChaCha20Rng>,
+    spoke: Endpoint<ChaCha20Rng>,
+    h: SaHandle,
+    rng: ChaCha20Rng,
+    now: Instant,
+}
+
+fn established() -> Two {
+    let now = epoch();
+    let mut c = EndpointConfig::new();
+    c.responder = Some(ResponderConfig {
+        psks: vec![(None, Psk::new(b"cisco"))],
+        pool: AddressPool::new(Ipv4Addr::new(10, 1, 1, 100), Ipv4Addr::new(10, 1, 1, 101)).ok(),
+        policy: SaPolicy::new(Identification::fqdn("hub")),
+    });
+    let mut hub = Endpoint::new(c, ChaCha20Rng::seed_from_u64(1), now);
+    let mut spoke = Endpoint::new(EndpointConfig::new(), ChaCha20Rng::seed_from_u64(2), now);
+    let h = spoke
+        .connect(
+            now,
+            PeerConfig {
+                remote: HUB,
+                local: SPOKE,
+                psk: Psk::new(b"cisco"),
+                remote_id: None,
+                request_address: true,
+                initial_contact: false,
+                policy: SaPolicy::new(Identification::key_id(b"s")),
+            },
+        )
+        .unwrap();
+    for _ in 0..3 {
+        while let Some(t) = spoke.poll_transmit() {
+            let _ = hub.handle_datagram(now, t.remote, t.local, &t.payload);
+        }
+        while let Some(t) = hub.poll_transmit() {
+            let _ = spoke.handle_datagram(now, t.remote, t.local, &t.payload);
+        }
+    }
+    while spoke.poll_event().is_some() {}
+    while hub.poll_event().is_some() {}
+    assert_eq!(spoke.sa_info(h).unwrap().state, "Established");
+    Two {
+        hub,
+        spoke,
+        h,
+        rng: ChaCha20Rng::seed_from_u64(3),
+        now,
+    }
+}
+
+impl Two {
+    /// Sends `inner` (encoded by hand) as a request and returns the decrypted answer.
+    fn ask(&mut self, exchange: ExchangeType, first: PayloadType, plain: &[u8]) -> Vec<Payload> {
+        let sa = self.spoke.sa_mut(self.h).unwrap();
+        let req = sa
+            .forge_request(&mut self.rng, exchange, first, plain)
+            .unwrap();
+        let _ = self.hub.handle_datagram(self.now, HUB, SPOKE, &req);
+        let t = self.hub.poll_transmit().expect("an answer");
+        let msg = Message::parse(&t.payload).unwrap();
+        assert!(msg.header.is_response());
+        let SaState::Established(e) = &self.spoke.sa_mut(self.h).unwrap().state else {
+            panic!()
+        };
+        e.core.open(&t.payload, &msg).unwrap()
+    }
+}
+
+#[test]
+fn unknown_critical_payload_in_sk_is_answered() {
+    let mut t = established();
+    // An unknown payload type 200 with the critical bit, then nothing.
+    let inner = [0u8, 0x80, 0, 6, 0xaa, 0xbb];
+    let ans = t.ask(ExchangeType::INFORMATIONAL, PayloadType(200), &inner);
+    assert_eq!(
+        ans,
+        vec![Payload::Notify(Notify::new(
+            NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
+            vec![200]
+        ))]
+    );
+    // The same unknown payload without the critical bit is skipped: an empty answer.
+    let inner = [0u8, 0x00, 0, 6, 0xaa, 0xbb];
+    assert!(
+        t.ask(ExchangeType::INFORMATIONAL, PayloadType(200), &inner)
+            .is_empty()
+    );
+    // The SA is still there and answers a DPD.
+    assert!(
+        t.ask(ExchangeType::INFORMATIONAL, PayloadType::NONE, &[])
+            .is_empty()
+    );
+    assert_eq!(t.hub.handles().len(), 1);
+}
+
+#[test]
+fn create_child_sa_with_unknown_rekey_spi_is_refused() {
+    let mut t = established();
+    let inner = vec![
+        Payload::Notify(Notify {
+            protocol: ProtocolId::ESP,
+            spi: vec![1, 2, 3, 4],
+            ty: NotifyType::REKEY_SA,
+            data: vec![],
+        }),
+        Payload::Sa(proposal::esp_sa_payload(
+            &[EspSuite::AES256GCM16],
+            0x1234_5678,
+            false,
+        )),
+        Payload::Nonce(vec![7; 32]),
+        Payload::TsI(vec![TrafficSelector::any_v4()]),
+        Payload::TsR(vec![TrafficSelector::any_v4()]),
+    ];
+    let (first, plain) = emit_chain(&inner).unwrap();
+    let ans = t.ask(ExchangeType::CREATE_CHILD_SA, first, &plain);
+    assert!(matches!(&ans[..], [Payload::Notify(n)] if n.ty == NotifyType::CHILD_SA_NOT_FOUND));
+    // Without REKEY_SA it is a new Child SA, narrowed to the assigned address.
+    let (first, plain) = emit_chain(&inner[1..]).unwrap();
+    let ans = t.ask(ExchangeType::CREATE_CHILD_SA, first, &plain);
+    let p = parts(&ans, false);
+    assert_eq!(
+        p.tsi.unwrap(),
+        &[TrafficSelector::host_v4(Ipv4Addr::new(10, 1, 1, 100))]
+    );
+    assert_eq!(t.hub.sa_info(t.hub.handles()[0]).unwrap().children.len(), 2);
+}
+
+#[test]
+fn child_sa_count_is_bounded() {
+    let mut t = established();
+    let mut refused = false;
+    for i in 0..20u32 {
+        let inner = vec![
+            Payload::Sa(proposal::esp_sa_payload(
+                &[EspSuite::AES256GCM16],
+                0x1000 + i,
+                false,
+            )),
+            Payload::Nonce(vec![7; 32]),
+            Payload::TsI(vec![TrafficSelector::any_v4()]),
+            Payload::TsR(vec![TrafficSelector::any_v4()]),
+        ];
+        let (first, plain) = emit_chain(&inner).unwrap();
+        let ans = t.ask(ExchangeType::CREATE_CHILD_SA, first, &plain);
+        if matches!(&ans[..], [Payload::Notify(n)] if n.ty == NotifyType::NO_ADDITIONAL_SAS) {
+            refused = true;
+        }
+    }
+    assert!(refused);
+    let h = t.hub.handles()[0];
+    assert_eq!(t.hub.sa_info(h).unwrap().children.len(), MAX_CHILDREN);
+}
