@@ -535,9 +535,8 @@ fn byte_by_byte_and_huge_chunks_are_the_same_stream() {
 }
 
 /// RFC 4271 6: the NOTIFICATION goes out on the connection, then the connection closes.
-/// On main the speaker logs the NOTIFICATION and closes, but the bytes never reach
-/// `poll_transmit`: `Speaker::conn_down` removes the session (and the NOTIFICATION queued in
-/// its transmit buffer) before `process` calls `drain_tx`.
+/// (This found a bug, since fixed in bgp-lite: `Speaker::conn_down` removed the session, and
+/// the NOTIFICATION queued in its transmit buffer, before `process` called `drain_tx`.)
 #[test]
 fn notification_bytes_are_sent_before_the_close() {
     let mut m = raw(2, &[0; 10]);
