@@ -239,11 +239,30 @@ fn oversized_and_deeply_nested_messages_are_dropped_without_state() {
     let init = Message::parse(&real_init(now)).unwrap();
     let mut bad: Vec<(&str, Vec<u8>)> = Vec::new();
 
-    // 65 payloads (one more than MAX_PAYLOADS).
+    // 65 payloads (one more than MAX_PAYLOADS). `emit` refuses to build this, so emit 64
+    // (the last a 4-byte vendor ID) and append the 65th by hand.
     let mut m = init.clone();
+    let fill = wire::MAX_PAYLOADS - m.payloads.len();
     m.payloads
-        .extend((0..wire::MAX_PAYLOADS).map(|i| Payload::Vendor(vec![i as u8; 4])));
-    bad.push(("too many payloads", m.emit().unwrap()));
+        .extend((0..fill).map(|i| Payload::Vendor(vec![i as u8; 4])));
+    let mut d = m.emit().unwrap();
+    assert_eq!(
+        Message::parse(&d).unwrap().payloads.len(),
+        wire::MAX_PAYLOADS
+    );
+    let last = d.len() - 8;
+    d[last] = PayloadType::VENDOR.0;
+    d.extend_from_slice(&[0, 0, 0, 8, 9, 9, 9, 9]);
+    let len = u32::try_from(d.len()).unwrap();
+    d[24..28].copy_from_slice(&len.to_be_bytes());
+    assert!(matches!(
+        Message::parse(&d),
+        Err(ikev2::WireError::TooMany {
+            what: "payloads",
+            ..
+        })
+    ));
+    bad.push(("too many payloads", d));
 
     // A 64 KiB IKE_SA_INIT of vendor IDs (within the payload count) is well-formed: RFC 7296
     // sets no size limit, so it may be accepted, but the answer must not amplify it.

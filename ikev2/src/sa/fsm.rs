@@ -90,7 +90,7 @@ impl IkeCore {
         let sk_len16 = u16::try_from(sk_len).map_err(|_| too_long(sk_len))?;
         let total32 = u32::try_from(total).map_err(|_| too_long(total))?;
         let mut out = Vec::with_capacity(total);
-        header.emit(PayloadType::SK, total32, &mut out);
+        header.emit(PayloadType::SK, total32, &mut out)?;
         out.extend_from_slice(&[first.0, 0]);
         out.extend_from_slice(&sk_len16.to_be_bytes());
         let body = self
@@ -126,7 +126,7 @@ impl IkeCore {
             let skf16 = u16::try_from(skf_len).map_err(|_| too_long(skf_len))?;
             let len32 = u32::try_from(len).map_err(|_| too_long(len))?;
             let mut m = Vec::with_capacity(len);
-            header.emit(PayloadType::SKF, len32, &mut m);
+            header.emit(PayloadType::SKF, len32, &mut m)?;
             m.push(if num == 1 { first.0 } else { 0 });
             m.push(0);
             m.extend_from_slice(&skf16.to_be_bytes());

@@ -57,7 +57,8 @@ registry! {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct ConfigAttribute {
-    /// Attribute type (15 bits).
+    /// Attribute type (15 bits: the top bit of the wire field is reserved, so
+    /// [`Configuration::emit`] refuses types above 0x7fff).
     pub ty: ConfigAttributeType,
     /// Value (empty in a request that asks for any value).
     pub value: Vec<u8>,
@@ -145,15 +146,29 @@ impl Configuration {
     /// Appends the CP payload body.
     ///
     /// # Errors
-    /// [`WireError::TooLong`] when a value exceeds 65535 bytes.
+    /// [`WireError::TooLong`] when a value exceeds 65535 bytes; [`WireError::InvalidValue`]
+    /// (`"CP attribute type"`) for a type above 0x7fff (the top bit is the reserved bit);
+    /// [`WireError::TooMany`] for more than [`MAX_CP_ATTRIBUTES`] attributes.
     pub fn emit(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        if self.attributes.len() > MAX_CP_ATTRIBUTES {
+            return Err(WireError::TooMany {
+                what: "CP attributes",
+                limit: MAX_CP_ATTRIBUTES,
+            });
+        }
         out.extend_from_slice(&[self.cfg_type.0, 0, 0, 0]);
         for a in &self.attributes {
+            if a.ty.0 > 0x7fff {
+                return Err(WireError::InvalidValue {
+                    what: "CP attribute type",
+                    value: u32::from(a.ty.0),
+                });
+            }
             let len = u16::try_from(a.value.len()).map_err(|_| WireError::TooLong {
                 what: "CP attribute",
                 len: a.value.len(),
             })?;
-            out.extend_from_slice(&(a.ty.0 & 0x7fff).to_be_bytes());
+            out.extend_from_slice(&a.ty.0.to_be_bytes());
             out.extend_from_slice(&len.to_be_bytes());
             out.extend_from_slice(&a.value);
         }
@@ -202,5 +217,48 @@ mod tests {
         for n in (0..v.len()).filter(|n| ![4, 12].contains(n)) {
             assert!(Configuration::parse(&v[..n]).is_err(), "{n}");
         }
+    }
+
+    #[test]
+    fn attribute_type_with_reserved_bit_is_refused() {
+        let mut cp = Configuration {
+            cfg_type: CfgType::CFG_REQUEST,
+            attributes: vec![ConfigAttribute::request(ConfigAttributeType(0x7fff))],
+        };
+        let mut v = Vec::new();
+        cp.emit(&mut v).unwrap();
+        assert_eq!(Configuration::parse(&v).unwrap(), cp);
+        cp.attributes[0].ty = ConfigAttributeType(0x8001);
+        assert_eq!(
+            cp.emit(&mut Vec::new()),
+            Err(WireError::InvalidValue {
+                what: "CP attribute type",
+                value: 0x8001
+            })
+        );
+    }
+
+    #[test]
+    fn too_many_attributes_is_refused() {
+        let mut cp = Configuration {
+            cfg_type: CfgType::CFG_REPLY,
+            attributes: vec![
+                ConfigAttribute::request(ConfigAttributeType::INTERNAL_IP4_DNS);
+                MAX_CP_ATTRIBUTES
+            ],
+        };
+        let mut v = Vec::new();
+        cp.emit(&mut v).unwrap();
+        assert_eq!(Configuration::parse(&v).unwrap(), cp);
+        cp.attributes.push(ConfigAttribute::request(
+            ConfigAttributeType::INTERNAL_IP4_DNS,
+        ));
+        assert_eq!(
+            cp.emit(&mut Vec::new()),
+            Err(WireError::TooMany {
+                what: "CP attributes",
+                limit: MAX_CP_ATTRIBUTES
+            })
+        );
     }
 }

@@ -92,7 +92,9 @@ pub struct Header {
     pub spi_i: u64,
     /// IKE SA responder's SPI (zero in the first IKE_SA_INIT request).
     pub spi_r: u64,
-    /// Minor version (0 for RFC 7296 senders; ignored on receipt but kept).
+    /// Minor version (0 for RFC 7296 senders; ignored on receipt but kept). A 4-bit field:
+    /// [`Header::emit`] refuses values above 15. The major version is not a field: it is
+    /// always 2 on emit, and parse refuses any other.
     pub minor_version: u8,
     /// Exchange type.
     pub exchange: ExchangeType,
@@ -145,7 +147,17 @@ impl Header {
     }
 
     /// Appends the header with the given next payload and total length.
-    pub fn emit(&self, next: PayloadType, len: u32, out: &mut Vec<u8>) {
+    ///
+    /// # Errors
+    /// [`WireError::InvalidValue`] (`"IKE header minor version"`) when the minor version
+    /// does not fit its 4 bits.
+    pub fn emit(&self, next: PayloadType, len: u32, out: &mut Vec<u8>) -> Result<(), WireError> {
+        if self.minor_version > 0x0f {
+            return Err(WireError::InvalidValue {
+                what: "IKE header minor version",
+                value: u32::from(self.minor_version),
+            });
+        }
         out.extend_from_slice(&self.spi_i.to_be_bytes());
         out.extend_from_slice(&self.spi_r.to_be_bytes());
         out.push(next.0);
@@ -154,6 +166,7 @@ impl Header {
         out.push(self.flags.0 & (Flags::INITIATOR | Flags::RESPONSE | Flags::VERSION));
         out.extend_from_slice(&self.message_id.to_be_bytes());
         out.extend_from_slice(&len.to_be_bytes());
+        Ok(())
     }
 
     /// True for a response.
@@ -179,7 +192,7 @@ mod tests {
         assert_eq!(np, PayloadType::SA);
         assert_eq!(len, 28);
         let mut out = Vec::new();
-        h.emit(np, len, &mut out);
+        h.emit(np, len, &mut out).unwrap();
         assert_eq!(out, v);
         truncations(&v, |b| Header::parse(&mut Reader::new(b)));
     }
@@ -191,5 +204,25 @@ mod tests {
         let e = Header::parse(&mut Reader::new(&v)).unwrap_err();
         assert_eq!(e, WireError::InvalidMajorVersion(3));
         assert_eq!(e.notify(), crate::wire::NotifyType::INVALID_MAJOR_VERSION);
+    }
+
+    #[test]
+    fn minor_version_above_15_is_refused() {
+        let v = unhex(V);
+        let (mut h, np, len) = Header::parse(&mut Reader::new(&v)).unwrap();
+        h.minor_version = 15;
+        let mut out = Vec::new();
+        h.emit(np, len, &mut out).unwrap();
+        assert_eq!(out[17], 0x2f);
+        assert_eq!(Header::parse(&mut Reader::new(&out)).unwrap().0, h);
+        h.minor_version = 16;
+        let mut out = Vec::new();
+        assert_eq!(
+            h.emit(np, len, &mut out),
+            Err(WireError::InvalidValue {
+                what: "IKE header minor version",
+                value: 16
+            })
+        );
     }
 }

@@ -78,8 +78,22 @@ impl Identification {
     /// body without the generic header: type, three reserved octets, data).
     pub fn auth_bytes(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(4 + self.data.len());
-        self.emit(&mut v);
+        self.write_body(&mut v);
         v
+    }
+
+    /// The address length the ID type requires, if it is an address type.
+    fn address_len(ty: IdType) -> Option<usize> {
+        match ty {
+            IdType::IPV4_ADDR => Some(4),
+            IdType::IPV6_ADDR => Some(16),
+            _ => None,
+        }
+    }
+
+    fn write_body(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&[self.ty.0, 0, 0, 0]);
+        out.extend_from_slice(&self.data);
     }
 
     /// Parses an ID payload body.
@@ -92,11 +106,7 @@ impl Identification {
         let ty = IdType(r.u8("ID payload")?);
         r.take(3, "ID payload")?;
         let data = r.rest().to_vec();
-        let want = match ty {
-            IdType::IPV4_ADDR => Some(4),
-            IdType::IPV6_ADDR => Some(16),
-            _ => None,
-        };
+        let want = Self::address_len(ty);
         if want.is_some_and(|w| w != data.len()) {
             return Err(WireError::BadLength {
                 what: "ID address",
@@ -107,9 +117,19 @@ impl Identification {
     }
 
     /// Appends the ID payload body.
-    pub fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&[self.ty.0, 0, 0, 0]);
-        out.extend_from_slice(&self.data);
+    ///
+    /// # Errors
+    /// [`WireError::BadLength`] (`"ID address"`) for an IPv4/IPv6 identity whose data is
+    /// not 4/16 octets (parse refuses it).
+    pub fn emit(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        if Self::address_len(self.ty).is_some_and(|w| w != self.data.len()) {
+            return Err(WireError::BadLength {
+                what: "ID address",
+                len: self.data.len(),
+            });
+        }
+        self.write_body(out);
+        Ok(())
     }
 }
 
@@ -150,7 +170,7 @@ mod tests {
             },
         ] {
             let mut v = Vec::new();
-            id.emit(&mut v);
+            id.emit(&mut v).unwrap();
             assert_eq!(Identification::parse(&v).unwrap(), id);
             for n in 0..4 {
                 assert!(Identification::parse(&v[..n]).is_err());
@@ -165,5 +185,22 @@ mod tests {
     #[test]
     fn bad_address_length() {
         assert!(Identification::parse(&[1, 0, 0, 0, 1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn emit_refuses_bad_address_length() {
+        for (ty, len) in [(IdType::IPV4_ADDR, 3), (IdType::IPV6_ADDR, 4)] {
+            let id = Identification {
+                ty,
+                data: vec![1; len],
+            };
+            assert_eq!(
+                id.emit(&mut Vec::new()),
+                Err(WireError::BadLength {
+                    what: "ID address",
+                    len
+                })
+            );
+        }
     }
 }

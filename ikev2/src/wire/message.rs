@@ -45,7 +45,7 @@ impl Message {
     pub fn emit(&self) -> Result<Vec<u8>, WireError> {
         let mut out = Vec::with_capacity(256);
         let (first, _) = chain_first(&self.payloads);
-        self.header.emit(first, 0, &mut out);
+        self.header.emit(first, 0, &mut out)?;
         emit_chain_into(&self.payloads, &mut out)?;
         let len = u32::try_from(out.len()).map_err(|_| WireError::TooLong {
             what: "IKE message",
@@ -137,6 +137,13 @@ pub fn emit_chain(p: &[Payload]) -> Result<(PayloadType, Vec<u8>), WireError> {
 }
 
 fn emit_chain_into(p: &[Payload], out: &mut Vec<u8>) -> Result<(), WireError> {
+    // Parse refuses longer chains; emitting one would break parse(emit(m)) == m.
+    if p.len() > MAX_PAYLOADS {
+        return Err(WireError::TooMany {
+            what: "payloads",
+            limit: MAX_PAYLOADS,
+        });
+    }
     for (i, pl) in p.iter().enumerate() {
         let next = match pl {
             Payload::Sk(sk) => {
@@ -310,5 +317,33 @@ mod tests {
         let v = m.emit().unwrap();
         let e = Message::parse(&v).unwrap_err();
         assert_eq!(e.notify(), NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD);
+    }
+
+    #[test]
+    fn too_many_payloads_is_refused() {
+        let mut m = sample();
+        m.payloads = vec![Payload::Vendor(vec![1]); MAX_PAYLOADS];
+        let v = m.emit().unwrap();
+        assert_eq!(Message::parse(&v).unwrap(), m);
+        m.payloads.push(Payload::Vendor(vec![2]));
+        let too_many = WireError::TooMany {
+            what: "payloads",
+            limit: MAX_PAYLOADS,
+        };
+        assert_eq!(m.emit(), Err(too_many));
+        assert_eq!(emit_chain(&m.payloads).err(), Some(too_many));
+    }
+
+    #[test]
+    fn header_minor_version_is_checked_by_message_emit() {
+        let mut m = sample();
+        m.header.minor_version = 16;
+        assert_eq!(
+            m.emit(),
+            Err(WireError::InvalidValue {
+                what: "IKE header minor version",
+                value: 16
+            })
+        );
     }
 }

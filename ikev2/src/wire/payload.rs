@@ -324,7 +324,7 @@ impl Payload {
                 out.extend_from_slice(&[0, 0]);
                 out.extend_from_slice(&ke.data);
             }
-            Self::IdI(id) | Self::IdR(id) => id.emit(out),
+            Self::IdI(id) | Self::IdR(id) => id.emit(out)?,
             Self::Cert(c) | Self::CertReq(c) => {
                 out.push(c.encoding.0);
                 out.extend_from_slice(&c.data);
@@ -338,6 +338,12 @@ impl Payload {
             Self::Delete(d) => {
                 out.push(d.protocol.0);
                 out.push(d.spi_size);
+                if d.spis.len() > MAX_DELETE_SPIS {
+                    return Err(WireError::TooMany {
+                        what: "Delete SPIs",
+                        limit: MAX_DELETE_SPIS,
+                    });
+                }
                 let n = u16::try_from(d.spis.len()).map_err(|_| WireError::TooLong {
                     what: "Delete SPIs",
                     len: d.spis.len(),
@@ -356,10 +362,11 @@ impl Payload {
             Self::TsI(ts) | Self::TsR(ts) => TrafficSelector::emit_payload(ts, out)?,
             Self::Sk(sk) => out.extend_from_slice(&sk.body),
             Self::Cp(cp) => cp.emit(out)?,
-            Self::Skf(f) => f.emit(out),
+            Self::Skf(f) => f.emit(out)?,
             Self::Unknown { ty, body, .. } => {
-                // Not representable: it would parse back as the known payload.
-                if Self::is_known(*ty) {
+                // Not representable: it would parse back as the known payload, or (type
+                // NONE) end the chain.
+                if Self::is_known(*ty) || *ty == PayloadType::NONE {
                     return Err(WireError::InvalidValue {
                         what: "unknown payload with a known type",
                         value: u32::from(ty.0),
@@ -451,5 +458,42 @@ mod tests {
                     .is_err()
             );
         }
+    }
+
+    #[test]
+    fn unknown_with_type_none_does_not_emit() {
+        // Type NONE in the previous next-payload field would end the chain early.
+        let p = Payload::Unknown {
+            ty: PayloadType::NONE,
+            critical: false,
+            body: vec![1],
+        };
+        assert_eq!(
+            p.emit_body(&mut Vec::new()),
+            Err(WireError::InvalidValue {
+                what: "unknown payload with a known type",
+                value: 0
+            })
+        );
+    }
+
+    #[test]
+    fn too_many_delete_spis_is_refused() {
+        let spis: Vec<u32> = (0..).take(MAX_DELETE_SPIS).collect();
+        let mut d = Delete::esp(&spis);
+        let mut v = Vec::new();
+        Payload::Delete(d.clone()).emit_body(&mut v).unwrap();
+        assert_eq!(
+            Payload::parse_body(PayloadType::DELETE, PayloadType::NONE, false, &v).unwrap(),
+            Payload::Delete(d.clone())
+        );
+        d.spis.push(vec![0; 4]);
+        assert_eq!(
+            Payload::Delete(d).emit_body(&mut Vec::new()),
+            Err(WireError::TooMany {
+                what: "Delete SPIs",
+                limit: MAX_DELETE_SPIS
+            })
+        );
     }
 }

@@ -137,14 +137,14 @@ pub const ATTR_KEY_LENGTH: u16 = 14;
 pub enum Attribute {
     /// Type/Value format (AF = 1), e.g. Key Length.
     Tv {
-        /// Attribute type (15 bits; the top bit is ignored).
+        /// Attribute type (15 bits; emit refuses a type above 0x7fff).
         ty: u16,
         /// Value.
         value: u16,
     },
     /// Type/Length/Value format (AF = 0).
     Tlv {
-        /// Attribute type (15 bits; the top bit is ignored).
+        /// Attribute type (15 bits; emit refuses a type above 0x7fff).
         ty: u16,
         /// Value.
         value: Vec<u8>,
@@ -169,6 +169,14 @@ impl Attribute {
     }
 
     fn emit(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        // The top bit of the type field is the AF bit: a 16-bit type cannot be represented.
+        let (Self::Tv { ty, .. } | Self::Tlv { ty, .. }) = self;
+        if *ty > 0x7fff {
+            return Err(WireError::InvalidValue {
+                what: "transform attribute type",
+                value: u32::from(*ty),
+            });
+        }
         match self {
             Self::Tv { ty, value } => {
                 out.extend_from_slice(&(0x8000 | (ty & 0x7fff)).to_be_bytes());
@@ -274,6 +282,12 @@ impl Transform {
         let start = out.len();
         out.extend_from_slice(&[if last { 0 } else { 3 }, 0, 0, 0, self.ty.0, 0]);
         out.extend_from_slice(&self.id.to_be_bytes());
+        if self.attributes.len() > MAX_ATTRIBUTES {
+            return Err(WireError::TooMany {
+                what: "transform attributes",
+                limit: MAX_ATTRIBUTES,
+            });
+        }
         for a in &self.attributes {
             a.emit(out)?;
         }
@@ -364,6 +378,12 @@ impl Proposal {
     }
 
     fn emit(&self, last: bool, out: &mut Vec<u8>) -> Result<(), WireError> {
+        if self.transforms.len() > MAX_TRANSFORMS {
+            return Err(WireError::TooMany {
+                what: "transforms",
+                limit: MAX_TRANSFORMS,
+            });
+        }
         let start = out.len();
         out.extend_from_slice(&[if last { 0 } else { 2 }, 0, 0, 0, self.num, self.protocol.0]);
         out.push(to_u8(self.spi.len(), "proposal SPI")?);
@@ -412,8 +432,25 @@ impl SaPayload {
     /// Appends the SA payload body.
     ///
     /// # Errors
-    /// [`WireError::TooLong`] if a count or length does not fit.
+    /// [`WireError::TooLong`] if a count or length does not fit; what parse refuses:
+    /// [`WireError::InvalidValue`] (`"SA payload proposals"`) for an SA payload without
+    /// proposals, [`WireError::TooMany`] for more than [`MAX_PROPOSALS`] proposals,
+    /// [`MAX_TRANSFORMS`] transforms or [`MAX_ATTRIBUTES`] attributes, and
+    /// [`WireError::InvalidValue`] (`"transform attribute type"`) for an attribute type above
+    /// 0x7fff.
     pub fn emit(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        if self.proposals.is_empty() {
+            return Err(WireError::InvalidValue {
+                what: "SA payload proposals",
+                value: 0,
+            });
+        }
+        if self.proposals.len() > MAX_PROPOSALS {
+            return Err(WireError::TooMany {
+                what: "proposals",
+                limit: MAX_PROPOSALS,
+            });
+        }
         let n = self.proposals.len();
         for (i, p) in self.proposals.iter().enumerate() {
             p.emit(i + 1 == n, out)?;
@@ -486,5 +523,118 @@ mod tests {
         let mut out = Vec::new();
         sa.emit(&mut out).unwrap();
         assert_eq!(SaPayload::parse(&out).unwrap(), sa);
+    }
+
+    fn one_proposal() -> SaPayload {
+        SaPayload {
+            proposals: vec![Proposal {
+                num: 1,
+                protocol: ProtocolId::IKE,
+                spi: vec![],
+                transforms: vec![Transform::encr(EncrId::AES_GCM_16, 256)],
+            }],
+        }
+    }
+
+    #[test]
+    fn empty_sa_is_refused() {
+        let e = SaPayload::default().emit(&mut Vec::new());
+        assert_eq!(
+            e,
+            Err(WireError::InvalidValue {
+                what: "SA payload proposals",
+                value: 0
+            })
+        );
+        // Parse refuses the empty body too: the two sides agree.
+        assert!(SaPayload::parse(&[]).is_err());
+    }
+
+    #[test]
+    fn counts_above_parse_limits_are_refused() {
+        let mut sa = one_proposal();
+        sa.proposals = vec![sa.proposals[0].clone(); MAX_PROPOSALS];
+        let mut v = Vec::new();
+        sa.emit(&mut v).unwrap();
+        assert_eq!(SaPayload::parse(&v).unwrap(), sa);
+        sa.proposals.push(sa.proposals[0].clone());
+        assert_eq!(
+            sa.emit(&mut Vec::new()),
+            Err(WireError::TooMany {
+                what: "proposals",
+                limit: MAX_PROPOSALS
+            })
+        );
+
+        let mut sa = one_proposal();
+        let t = sa.proposals[0].transforms[0].clone();
+        sa.proposals[0].transforms = vec![t.clone(); MAX_TRANSFORMS];
+        let mut v = Vec::new();
+        sa.emit(&mut v).unwrap();
+        assert_eq!(SaPayload::parse(&v).unwrap(), sa);
+        sa.proposals[0].transforms.push(t);
+        assert_eq!(
+            sa.emit(&mut Vec::new()),
+            Err(WireError::TooMany {
+                what: "transforms",
+                limit: MAX_TRANSFORMS
+            })
+        );
+
+        let mut sa = one_proposal();
+        let a = Attribute::Tv { ty: 1, value: 2 };
+        sa.proposals[0].transforms[0].attributes = vec![a.clone(); MAX_ATTRIBUTES];
+        let mut v = Vec::new();
+        sa.emit(&mut v).unwrap();
+        assert_eq!(SaPayload::parse(&v).unwrap(), sa);
+        sa.proposals[0].transforms[0].attributes.push(a);
+        assert_eq!(
+            sa.emit(&mut Vec::new()),
+            Err(WireError::TooMany {
+                what: "transform attributes",
+                limit: MAX_ATTRIBUTES
+            })
+        );
+    }
+
+    #[test]
+    fn attribute_type_with_af_bit_is_refused() {
+        for a in [
+            Attribute::Tv {
+                ty: 0x7fff,
+                value: 1,
+            },
+            Attribute::Tlv {
+                ty: 0x7fff,
+                value: vec![1],
+            },
+        ] {
+            let mut sa = one_proposal();
+            sa.proposals[0].transforms[0].attributes = vec![a];
+            let mut v = Vec::new();
+            sa.emit(&mut v).unwrap();
+            assert_eq!(SaPayload::parse(&v).unwrap(), sa);
+        }
+        for a in [
+            Attribute::Tv {
+                ty: 0x800e,
+                value: 1,
+            },
+            Attribute::Tlv {
+                ty: 0x8001,
+                value: vec![1],
+            },
+        ] {
+            let (Attribute::Tv { ty, .. } | Attribute::Tlv { ty, .. }) = a.clone();
+            let mut sa = one_proposal();
+            sa.proposals[0].transforms[0].attributes = vec![a];
+            assert_eq!(
+                sa.emit(&mut Vec::new()),
+                Err(WireError::InvalidValue {
+                    what: "transform attribute type",
+                    value: u32::from(ty)
+                })
+            );
+        }
     }
 }

@@ -62,10 +62,28 @@ impl EncryptedFragment {
     }
 
     /// Appends the SKF body.
-    pub fn emit(&self, out: &mut Vec<u8>) {
+    ///
+    /// # Errors
+    /// The values parse refuses: [`WireError::InvalidValue`] naming `"SKF fragment number"`
+    /// when the number is 0 or above the total, or `"SKF total fragments"` when the total is
+    /// above [`MAX_FRAGMENTS`].
+    pub fn emit(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        if self.total > MAX_FRAGMENTS {
+            return Err(WireError::InvalidValue {
+                what: "SKF total fragments",
+                value: u32::from(self.total),
+            });
+        }
+        if self.number == 0 || self.number > self.total {
+            return Err(WireError::InvalidValue {
+                what: "SKF fragment number",
+                value: u32::from(self.number),
+            });
+        }
         out.extend_from_slice(&self.number.to_be_bytes());
         out.extend_from_slice(&self.total.to_be_bytes());
         out.extend_from_slice(&self.body);
+        Ok(())
     }
 }
 
@@ -82,12 +100,42 @@ mod tests {
             body: vec![9; 20],
         };
         let mut v = Vec::new();
-        f.emit(&mut v);
+        f.emit(&mut v).unwrap();
         assert_eq!(EncryptedFragment::parse(PayloadType::NONE, &v).unwrap(), f);
         for n in 0..4 {
             assert!(EncryptedFragment::parse(PayloadType::NONE, &v[..n]).is_err());
         }
         assert!(EncryptedFragment::parse(PayloadType::NONE, &[0, 4, 0, 3]).is_err());
         assert!(EncryptedFragment::parse(PayloadType::NONE, &[0, 0, 0, 3]).is_err());
+    }
+
+    #[test]
+    fn skf_emit_refuses_what_parse_refuses() {
+        let f = |number, total| EncryptedFragment {
+            number,
+            total,
+            first_inner: PayloadType::NONE,
+            body: vec![1; 8],
+        };
+        let num = |value| WireError::InvalidValue {
+            what: "SKF fragment number",
+            value,
+        };
+        let tot = |value| WireError::InvalidValue {
+            what: "SKF total fragments",
+            value,
+        };
+        let mut v = Vec::new();
+        assert_eq!(f(0, 3).emit(&mut v), Err(num(0)));
+        assert_eq!(f(4, 3).emit(&mut v), Err(num(4)));
+        assert_eq!(f(0, 0).emit(&mut v), Err(num(0)));
+        assert_eq!(f(1, MAX_FRAGMENTS + 1).emit(&mut v), Err(tot(65)));
+        assert!(v.is_empty());
+        // The edges that are valid round-trip.
+        for g in [f(1, 1), f(MAX_FRAGMENTS, MAX_FRAGMENTS)] {
+            let mut v = Vec::new();
+            g.emit(&mut v).unwrap();
+            assert_eq!(EncryptedFragment::parse(PayloadType::NONE, &v).unwrap(), g);
+        }
     }
 }

@@ -244,8 +244,15 @@ impl TrafficSelector {
     /// Appends a TS payload body.
     ///
     /// # Errors
-    /// [`WireError::TooLong`] on more than 255 selectors; mixed families in one selector.
+    /// [`WireError::TooMany`] on more than [`MAX_SELECTORS`] selectors (parse refuses them);
+    /// [`WireError::InvalidValue`] for mixed families in one selector.
     pub fn emit_payload(ts: &[Self], out: &mut Vec<u8>) -> Result<(), WireError> {
+        if ts.len() > MAX_SELECTORS {
+            return Err(WireError::TooMany {
+                what: "traffic selectors",
+                limit: MAX_SELECTORS,
+            });
+        }
         out.extend_from_slice(&[to_u8(ts.len(), "TS count")?, 0, 0, 0]);
         for t in ts {
             t.emit(out)?;
@@ -298,5 +305,21 @@ mod tests {
         assert_eq!(gre.intersect(&other), None);
         assert_eq!(any.intersect(&TrafficSelector::any_v6()), None);
         assert_eq!(gre.to_string(), "10.1.1.100-10.1.1.100[47]");
+    }
+
+    #[test]
+    fn too_many_selectors_is_refused() {
+        let mut ts = vec![TrafficSelector::any_v4(); MAX_SELECTORS];
+        let mut v = Vec::new();
+        TrafficSelector::emit_payload(&ts, &mut v).unwrap();
+        assert_eq!(TrafficSelector::parse_payload(&v).unwrap(), ts);
+        ts.push(TrafficSelector::any_v4());
+        assert_eq!(
+            TrafficSelector::emit_payload(&ts, &mut Vec::new()),
+            Err(WireError::TooMany {
+                what: "traffic selectors",
+                limit: MAX_SELECTORS
+            })
+        );
     }
 }
