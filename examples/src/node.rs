@@ -2161,9 +2161,8 @@ impl Node {
         s.push_str("     Network          Next Hop            Metric LocPrf Weight Path\n");
         for (prefix, dest) in b.loc_rib().iter() {
             for (i, path) in dest.paths.iter().enumerate() {
-                let best = dest
-                    .best
-                    .is_some_and(|b| usize::try_from(b).ok() == Some(i));
+                // The Loc-RIB keeps the best path first.
+                let best = i == 0;
                 let a = &path.attrs;
                 let internal = if path.is_local() { " " } else { "i" };
                 let net = if i == 0 {
