@@ -221,9 +221,10 @@ pub struct Speaker {
     peers: BTreeMap<u32, PeerInfo>,
     table: BTreeMap<Ipv4Prefix, IgpRoute>,
     aggregates: Vec<(AggregateConfig, Option<Arc<RouteAttrs>>)>,
-    /// Prefixes whose best path changed since the last flush, in change order (may repeat;
-    /// sorted and deduplicated at flush).
-    dirty: Vec<Ipv4Prefix>,
+    /// Prefixes whose best path changed since the last flush, with the source of the new best
+    /// path, in change order (may repeat; sorted and deduplicated, latest kept, by
+    /// [`normalize_dirty`]).
+    dirty: Vec<(Ipv4Prefix, Option<u32>)>,
     next_src: u32,
     next_conn: u64,
     transmits: VecDeque<StreamTransmit>,
@@ -914,7 +915,8 @@ impl Speaker {
     }
 
     fn best_changed(&mut self, ch: BestChange) {
-        self.dirty.push(ch.prefix);
+        self.dirty
+            .push((ch.prefix, ch.new.as_ref().map(|(s, _)| *s)));
         let fib = |b: &Option<(u32, Arc<RouteAttrs>)>| {
             b.as_ref()
                 .filter(|(s, _)| *s >= SRC_FIRST_PEER)
@@ -941,14 +943,14 @@ impl Speaker {
                 continue;
             };
             let hi = Ipv4Prefix::new(agg.prefix.last(), 32).unwrap_or(agg.prefix);
-            let from = self.dirty.partition_point(|p| *p < agg.prefix);
+            let from = self.dirty.partition_point(|(p, _)| *p < agg.prefix);
             let touched = self
                 .dirty
                 .get(from..)
                 .unwrap_or(&[])
                 .iter()
-                .take_while(|p| **p <= hi)
-                .any(|p| agg.prefix.contains(p) && *p != agg.prefix);
+                .take_while(|(p, _)| *p <= hi)
+                .any(|(p, _)| agg.prefix.contains(p) && *p != agg.prefix);
             if !touched {
                 continue;
             }
@@ -973,15 +975,14 @@ impl Speaker {
                     installed: new.is_some(),
                 });
                 if agg.summary_only {
-                    let inner: Vec<Ipv4Prefix> = self
+                    let inner: Vec<(Ipv4Prefix, Option<u32>)> = self
                         .rib
                         .within(agg.prefix)
-                        .map(|(p, _)| *p)
-                        .filter(|p| *p != agg.prefix)
+                        .filter(|(p, _)| **p != agg.prefix)
+                        .map(|(p, d)| (*p, d.best().map(|b| b.src)))
                         .collect();
                     self.dirty.extend(inner);
-                    self.dirty.sort_unstable();
-                    self.dirty.dedup();
+                    normalize_dirty(&mut self.dirty);
                 }
             }
             self.rib_update(agg.prefix, SRC_AGGREGATE, new);
@@ -1047,12 +1048,10 @@ impl Speaker {
 
     fn flush(&mut self, now: Instant) {
         if !self.dirty.is_empty() {
-            self.dirty.sort_unstable();
-            self.dirty.dedup();
+            normalize_dirty(&mut self.dirty);
             self.run_aggregates();
             // aggregate changes pushed more
-            self.dirty.sort_unstable();
-            self.dirty.dedup();
+            normalize_dirty(&mut self.dirty);
         }
         let dirty = std::mem::take(&mut self.dirty);
         let addrs: Vec<IpAddr> = self
@@ -1066,12 +1065,17 @@ impl Speaker {
                 continue;
             };
             let all;
-            let prefixes: &[Ipv4Prefix] = if n.full_sync {
-                let mut v: Vec<Ipv4Prefix> = self
+            let prefixes: &[(Ipv4Prefix, Option<u32>)] = if n.full_sync {
+                let mut v: Vec<(Ipv4Prefix, Option<u32>)> = self
                     .rib
                     .iter_unordered()
-                    .map(|(p, _)| *p)
-                    .chain(n.adj_out.routes.keys().copied())
+                    .map(|(p, d)| (*p, d.best().map(|b| b.src)))
+                    .chain(
+                        n.adj_out
+                            .routes
+                            .keys()
+                            .map(|p| (*p, self.rib.best(p).map(|b| b.src))),
+                    )
                     .collect();
                 v.sort_unstable();
                 v.dedup();
@@ -1085,8 +1089,12 @@ impl Speaker {
             let mut withdraw = Vec::new();
             let mut announce: BTreeMap<Arc<RouteAttrs>, Vec<Ipv4Prefix>> = BTreeMap::new();
             let mut changes: Vec<(Ipv4Prefix, Option<Arc<RouteAttrs>>)> = Vec::new();
-            for &p in prefixes {
-                let want = self.export(n, &p);
+            for &(p, best_src) in prefixes {
+                // the best path's source is known: skip the lookup when nothing can be sent
+                let want = match best_src {
+                    Some(s) if s != n.src => self.export(n, &p),
+                    _ => None,
+                };
                 if want.is_none() && n.adj_out.routes.is_empty() {
                     continue;
                 }
@@ -1147,6 +1155,13 @@ impl Speaker {
             }
         }
     }
+}
+
+/// Sorts the dirty list by prefix and keeps, per prefix, the latest entry (the one pushed last).
+fn normalize_dirty(d: &mut Vec<(Ipv4Prefix, Option<u32>)>) {
+    d.reverse();
+    d.sort_by_key(|(p, _)| *p); // stable: the latest entry of each prefix comes first
+    d.dedup_by_key(|(p, _)| *p);
 }
 
 fn notif_name(n: &Notification) -> &'static str {
