@@ -2102,15 +2102,21 @@ impl Node {
                 sess.iface
             );
             let _ = writeln!(s, "   protected vrf: (none)");
-            let _ = writeln!(
-                s,
-                "   local  ident (addr/mask/prot/port): ({local}/255.255.255.255/47/0)"
-            );
-            let _ = writeln!(
-                s,
-                "   remote ident (addr/mask/prot/port): ({}/255.255.255.255/47/0)",
-                sess.peer
-            );
+            let vti = self.tunnels.get(&sess.iface).is_some_and(|t| t.vti);
+            let (lid, rid) = if vti {
+                (
+                    "0.0.0.0/0.0.0.0/0/0".to_owned(),
+                    "0.0.0.0/0.0.0.0/0/0".to_owned(),
+                )
+            } else {
+                (
+                    format!("{local}/255.255.255.255/47/0"),
+                    format!("{}/255.255.255.255/47/0", sess.peer),
+                )
+            };
+            let mode = if vti { "Tunnel" } else { "Transport" };
+            let _ = writeln!(s, "   local  ident (addr/mask/prot/port): ({lid})");
+            let _ = writeln!(s, "   remote ident (addr/mask/prot/port): ({rid})");
             let _ = writeln!(s, "   current_peer {} port 4500", sess.peer);
             let _ = writeln!(s, "     PERMIT, flags={{origin_is_acl,}}");
             let (e, d) = (sess.encaps, sess.decaps);
@@ -2131,13 +2137,13 @@ impl Node {
             if let Some(spi) = sess.spi_in {
                 let _ = writeln!(s, "      spi: {spi:#010X}({spi})");
                 let _ = writeln!(s, "        transform: esp-gcm 256 ,");
-                let _ = writeln!(s, "        in use settings ={{Transport, }}");
+                let _ = writeln!(s, "        in use settings ={{{mode}, }}");
             }
             let _ = writeln!(s, "     outbound esp sas:");
             if let Some(spi) = sess.spi_out {
                 let _ = writeln!(s, "      spi: {spi:#010X}({spi})");
                 let _ = writeln!(s, "        transform: esp-gcm 256 ,");
-                let _ = writeln!(s, "        in use settings ={{Transport, }}");
+                let _ = writeln!(s, "        in use settings ={{{mode}, }}");
             }
         }
         s

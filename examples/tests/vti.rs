@@ -127,6 +127,9 @@ fn vti_spoke_reaches_the_hub_lan_in_tunnel_mode_and_fails_over() {
             .contains("IPSEC/IP"),
         "VTI shown as IPsec"
     );
+    let ipsec = spoke.show_crypto_ipsec_sa();
+    assert!(ipsec.contains("in use settings ={Tunnel, }"), "{ipsec}");
+    assert!(!ipsec.contains("Transport"), "{ipsec}");
     // No NHRP on a VTI.
     assert!(spoke.nhrp_routes().is_empty());
     // BGP converged through the VTI: each side has the other's LAN.
