@@ -2054,6 +2054,20 @@ impl Node {
         self.ike.stats()
     }
 
+    /// Closes every IKE SA with a Delete notify (RFC 7296 1.4.1), as a router does when it
+    /// shuts down, so that peers tear their side down at once instead of waiting for DPD.
+    /// The Delete requests are queued for [`SimNode::poll_transmit`]; drain them before
+    /// exiting.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.now = now;
+        let handles: Vec<_> = self.sessions.keys().copied().collect();
+        for h in handles {
+            // An SA that is already gone has nothing to delete.
+            let _ = self.ike.close(now, h);
+        }
+        self.drive_ike(now);
+    }
+
     /// Sessions whose Child SA is installed (ESP keys in place).
     pub fn established_sessions(&self) -> usize {
         self.sessions.values().filter(|s| s.established).count()

@@ -232,3 +232,37 @@ fn vti_underlay_carries_only_esp_in_udp() {
     assert_eq!(gre, 0);
     assert!(esp >= 2, "ESP-in-UDP packets: {esp}");
 }
+
+/// A router that shuts down deletes its IKE SAs (RFC 7296 1.4.1): the hub tears the session
+/// down at once, long before DPD (30 s) could notice.
+#[test]
+fn shutdown_deletes_the_sa_on_the_hub_at_once() {
+    let mut t = build();
+    t.sim.run_until(Duration::from_secs(30));
+    let h1 = router(&t, t.hubs[0]);
+    assert_eq!(
+        h1.established_sessions(),
+        1,
+        "{}",
+        h1.show_crypto_ikev2_sa()
+    );
+    let now = t.sim.now();
+    if let LabNode::Router(r) = t.sim.node_mut(t.spoke) {
+        r.shutdown(now);
+    }
+    t.sim.kick(t.spoke);
+    t.sim.run_for(Duration::from_secs(1));
+    let h1 = router(&t, t.hubs[0]);
+    assert_eq!(
+        h1.established_sessions(),
+        0,
+        "{}",
+        h1.show_crypto_ikev2_sa()
+    );
+    let log: Vec<_> = h1.log().iter().map(|l| l.text.as_str()).collect();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("Crypto tunnel v2 is DOWN") && l.contains("172.16.")),
+        "{log:#?}"
+    );
+}

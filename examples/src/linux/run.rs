@@ -10,8 +10,8 @@
 //!   a host on that LAN (ping, TCP, iperf3 from it go through the node).
 //! - Real time: `poll(2)` on every descriptor with the node's `poll_timeout` (capped at 100 ms).
 //! - `show` commands over a unix socket `<control dir>/<hostname>.sock`.
-//! - SIGINT/SIGTERM end the loop; the TUN devices and the control socket are removed. The node
-//!   has no API yet to close its IKE SAs, so no Delete notify is sent (peers find out by DPD).
+//! - SIGINT/SIGTERM end the loop; every IKE SA is closed with a Delete notify (`Node::shutdown`),
+//!   then the TUN devices and the control socket are removed.
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -201,6 +201,39 @@ pub fn run(opts: &RunOptions) -> io::Result<()> {
     r
 }
 
+/// Sends everything the node has queued: underlay packets as UDP datagrams, LAN packets to
+/// their TUN device.
+fn send_all(node: &mut Node, ports: &mut [Port], stats: &mut DriverStats) {
+    while let Some(t) = node.poll_transmit() {
+        match ports.get_mut(t.iface) {
+            Some(Port::Underlay { ike, natt, .. }) => {
+                let Ok(h) = Ipv4Header::parse(&t.packet) else {
+                    continue;
+                };
+                let udp = t
+                    .packet
+                    .get(h.header_len..h.total_len)
+                    .filter(|_| h.protocol == 17)
+                    .and_then(|d| ipv4::parse_udp(d).ok());
+                let Some(udp) = udp else {
+                    stats.underlay_not_udp += 1;
+                    continue;
+                };
+                let s = if udp.sport == 4500 { &*natt } else { &*ike };
+                match s.send_to(udp.payload, SocketAddr::from((h.dst, udp.dport))) {
+                    Ok(_) => stats.underlay_out += 1,
+                    Err(_) => stats.send_errors += 1,
+                }
+            }
+            Some(Port::Lan(tun)) => match tun.send(&t.packet) {
+                Ok(_) => stats.tun_out += 1,
+                Err(_) => stats.send_errors += 1,
+            },
+            _ => {}
+        }
+    }
+}
+
 fn event_loop(
     node: &mut Node,
     ports: &mut [Port],
@@ -214,34 +247,7 @@ fn event_loop(
     node.handle_timeout(Instant::now());
     while !STOP.load(Ordering::SeqCst) {
         // Out: everything the node wants to send.
-        while let Some(t) = node.poll_transmit() {
-            match ports.get_mut(t.iface) {
-                Some(Port::Underlay { ike, natt, .. }) => {
-                    let Ok(h) = Ipv4Header::parse(&t.packet) else {
-                        continue;
-                    };
-                    let udp = t
-                        .packet
-                        .get(h.header_len..h.total_len)
-                        .filter(|_| h.protocol == 17)
-                        .and_then(|d| ipv4::parse_udp(d).ok());
-                    let Some(udp) = udp else {
-                        stats.underlay_not_udp += 1;
-                        continue;
-                    };
-                    let s = if udp.sport == 4500 { &*natt } else { &*ike };
-                    match s.send_to(udp.payload, SocketAddr::from((h.dst, udp.dport))) {
-                        Ok(_) => stats.underlay_out += 1,
-                        Err(_) => stats.send_errors += 1,
-                    }
-                }
-                Some(Port::Lan(tun)) => match tun.send(&t.packet) {
-                    Ok(_) => stats.tun_out += 1,
-                    Err(_) => stats.send_errors += 1,
-                },
-                _ => {}
-            }
-        }
+        send_all(node, ports, &mut stats);
         for l in node.log().get(logged..).unwrap_or_default() {
             println!("{:>10.3} {}: {}", l.at.as_secs_f64(), l.node, l.text);
         }
@@ -329,6 +335,9 @@ fn event_loop(
             node.handle_timeout(now);
         }
     }
+    // Shutting down: a Delete notify for every IKE SA, so peers need not wait for DPD.
+    node.shutdown(Instant::now());
+    send_all(node, ports, &mut stats);
     Ok(())
 }
 
