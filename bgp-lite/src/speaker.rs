@@ -241,10 +241,7 @@ impl Speaker {
         cfg.validate()?;
         let mut aggregates: Vec<_> = cfg.aggregates.iter().map(|a| (a.clone(), None)).collect();
         aggregates.sort_by_key(|(a, _)| core::cmp::Reverse(a.prefix.prefix_len()));
-        let mut rib = LocRib::new();
-        for (a, _) in &aggregates {
-            rib.watch(a.prefix);
-        }
+        let rib = LocRib::new();
         let mut s = Self {
             neighbors: BTreeMap::new(),
             conns: BTreeMap::new(),
@@ -1068,7 +1065,7 @@ impl Speaker {
             let prefixes: &[(Ipv4Prefix, Option<u32>)] = if n.full_sync {
                 let mut v: Vec<(Ipv4Prefix, Option<u32>)> = self
                     .rib
-                    .iter_unordered()
+                    .iter()
                     .map(|(p, d)| (*p, d.best().map(|b| b.src)))
                     .chain(
                         n.adj_out
