@@ -132,7 +132,14 @@ fuzz_target!(|reqs: Vec<Request>| {
         let fails = target.stats().integrity_failures;
         let res = target.handle_datagram(now, local, from, &d);
         if r.corrupt_icv.is_some() {
-            assert!(res.is_err(), "a corrupted ICV was accepted");
+            // Found by this target (reported): an IKE_SA_INIT request carrying an established
+            // SA's SPIs is dropped with `Ok(())` before any ICV check, uncounted. It changes
+            // nothing (checked below), so only that case may return Ok here.
+            let init = header.exchange == ExchangeType::IKE_SA_INIT;
+            assert!(
+                res.is_err() || init,
+                "a corrupted ICV was accepted: {res:?}"
+            );
             if r.message_id.is_none() && !r.response && !r.from_elsewhere {
                 // In the window, so the ICV is what rejects it.
                 let got = target.stats().integrity_failures;
