@@ -1809,8 +1809,11 @@ impl Sa {
                 if first {
                     self.transmit_all(ctx, bytes);
                 }
+                return Ok(None);
             }
-            return Ok(None);
+            // Just below the window but no response kept for it (e.g. message ID 0xffffffff
+            // before the peer's first request): not a retransmission, so out of window.
+            return Err(InputError::OutOfWindow);
         }
         if h.message_id != est.mid_in {
             return Err(InputError::OutOfWindow);

@@ -174,3 +174,30 @@ fn child_sa_count_is_bounded() {
     let h = t.hub.handles()[0];
     assert_eq!(t.hub.sa_info(h).unwrap().children.len(), MAX_CHILDREN);
 }
+
+/// Found by `ikev2_established_sa`: a request whose message ID is just below the window
+/// (0xffffffff while the spoke has seen no request yet) was taken as a retransmission with no
+/// stored response and returned `Ok` uncounted. It is out of window.
+#[test]
+fn request_below_the_window_without_a_stored_response_is_out_of_window() {
+    let mut t = established();
+    let hh = t.hub.handles()[0];
+    let sa = t.hub.sa_mut(hh).unwrap();
+    let mut req = sa
+        .forge_request(
+            &mut t.rng,
+            ExchangeType::INFORMATIONAL,
+            PayloadType::NONE,
+            &[],
+        )
+        .unwrap();
+    req[20..24].copy_from_slice(&u32::MAX.to_be_bytes());
+    let before = t.spoke.stats().out_of_window;
+    assert_eq!(
+        t.spoke.handle_datagram(t.now, SPOKE, HUB, &req),
+        Err(InputError::OutOfWindow)
+    );
+    assert_eq!(t.spoke.stats().out_of_window, before + 1);
+    assert!(t.spoke.poll_transmit().is_none());
+    assert_eq!(t.spoke.sa_info(t.h).unwrap().state, "Established");
+}
