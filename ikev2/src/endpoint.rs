@@ -14,6 +14,20 @@ use crate::error::{ApiError, InputError};
 use crate::event::{DeleteReason, Event, SaHandle, Transmit};
 use crate::sa::fsm::{Ctx, Req};
 use crate::sa::{Sa, SaState, proposal};
+
+/// The engine context an SA handler needs, built from the endpoint's fields (a macro rather
+/// than a method, so that an SA borrowed from `self.sas` can be handled at the same time).
+macro_rules! ctx {
+    ($ep:expr) => {
+        Ctx {
+            rng: &mut $ep.rng,
+            out: &mut $ep.out,
+            key_log: &*$ep.config.key_log,
+            pool: &mut $ep.pool,
+            nat_port: $ep.config.nat_port,
+        }
+    };
+}
 use crate::wire::{
     self, Datagram4500, ExchangeType, Flags, Header, Identification, Message, Notify, NotifyType,
     Payload,
@@ -266,13 +280,7 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         };
         let handle = *self.by_spi.get(&ours).ok_or(InputError::UnknownSa)?;
         let sa = self.sas.get_mut(&handle).ok_or(InputError::UnknownSa)?;
-        let mut ctx = Ctx {
-            rng: &mut self.rng,
-            out: &mut self.out,
-            key_log: &*self.config.key_log,
-            pool: &mut self.pool,
-            nat_port: self.config.nat_port,
-        };
+        let mut ctx = ctx!(self);
         let r = sa.handle(now, &mut ctx, ike, &msg, local, remote);
         self.settle(handle);
         r
@@ -460,13 +468,7 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
             return Err(InputError::Answered);
         }
         let handle = self.new_handle();
-        let mut ctx = Ctx {
-            rng: &mut self.rng,
-            out: &mut self.out,
-            key_log: &*self.config.key_log,
-            pool: &mut self.pool,
-            nat_port: self.config.nat_port,
-        };
+        let mut ctx = ctx!(self);
         let sa = Sa::accept(
             handle,
             raw,
@@ -540,13 +542,7 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
                 .collect();
             for h in others {
                 if let Some(sa) = self.sas.get_mut(&h) {
-                    let mut ctx = Ctx {
-                        rng: &mut self.rng,
-                        out: &mut self.out,
-                        key_log: &*self.config.key_log,
-                        pool: &mut self.pool,
-                        nat_port: self.config.nat_port,
-                    };
+                    let mut ctx = ctx!(self);
                     sa.abort(&mut ctx, DeleteReason::InitialContact);
                 }
                 self.settle(h);
@@ -563,13 +559,7 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
             self.timers.remove(&(at, handle));
             self.timer_of.remove(&handle);
             if let Some(sa) = self.sas.get_mut(&handle) {
-                let mut ctx = Ctx {
-                    rng: &mut self.rng,
-                    out: &mut self.out,
-                    key_log: &*self.config.key_log,
-                    pool: &mut self.pool,
-                    nat_port: self.config.nat_port,
-                };
+                let mut ctx = ctx!(self);
                 sa.handle_timeout(now, &mut ctx);
             }
             self.settle(handle);
@@ -584,13 +574,7 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
     pub fn connect(&mut self, now: Instant, peer: PeerConfig) -> Result<SaHandle, ApiError> {
         peer.policy.validate()?;
         let handle = self.new_handle();
-        let mut ctx = Ctx {
-            rng: &mut self.rng,
-            out: &mut self.out,
-            key_log: &*self.config.key_log,
-            pool: &mut self.pool,
-            nat_port: self.config.nat_port,
-        };
+        let mut ctx = ctx!(self);
         let sa = Sa::connect(handle, peer, now, &mut ctx)
             .map_err(|_| ApiError::Config("cannot build IKE_SA_INIT"))?;
         self.sas.insert(handle, sa);
@@ -600,13 +584,7 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
 
     fn command(&mut self, now: Instant, handle: SaHandle, req: Req) -> Result<(), ApiError> {
         let sa = self.sas.get_mut(&handle).ok_or(ApiError::UnknownHandle)?;
-        let mut ctx = Ctx {
-            rng: &mut self.rng,
-            out: &mut self.out,
-            key_log: &*self.config.key_log,
-            pool: &mut self.pool,
-            nat_port: self.config.nat_port,
-        };
+        let mut ctx = ctx!(self);
         let ok = sa.queue(now, &mut ctx, req);
         self.settle(handle);
         if ok {
@@ -625,13 +603,7 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         if sa.established().is_some() {
             return self.command(now, handle, Req::DeleteIke);
         }
-        let mut ctx = Ctx {
-            rng: &mut self.rng,
-            out: &mut self.out,
-            key_log: &*self.config.key_log,
-            pool: &mut self.pool,
-            nat_port: self.config.nat_port,
-        };
+        let mut ctx = ctx!(self);
         sa.abort(&mut ctx, DeleteReason::Local);
         self.settle(handle);
         Ok(())
