@@ -160,6 +160,52 @@ pub struct Tunnel {
     pub ike_sa: Option<ikev2::SaHandle>,
 }
 
+/// What the driver of a node in kernel mode ([`Node::set_kernel_mode`]) does with the kernel
+/// TCP sockets that carry BGP through the tunnels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelBgp {
+    /// Open a TCP connection from `local` (a tunnel address) to `remote:port`, then report it
+    /// with [`Node::kernel_bgp_connected`] or [`Node::kernel_bgp_closed`].
+    Connect {
+        /// The speaker's connection id.
+        conn: bgp_lite::ConnId,
+        /// The source address (the tunnel's address).
+        local: Ipv4Addr,
+        /// The neighbor.
+        remote: Ipv4Addr,
+        /// The port (179).
+        port: u16,
+    },
+    /// Write these bytes to the connection.
+    Send {
+        /// The connection.
+        conn: bgp_lite::ConnId,
+        /// The bytes of the BGP stream.
+        bytes: Vec<u8>,
+    },
+    /// Close the connection.
+    Close {
+        /// The connection.
+        conn: bgp_lite::ConnId,
+    },
+}
+
+/// A tunnel interface that gets a kernel TUN device in kernel mode: it is up and has an
+/// address (negotiated on a spoke, unnumbered/configured on a hub's virtual-access).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelTunnel {
+    /// The tunnel interface (`Tunnel1`, `Virtual-Access3`).
+    pub name: String,
+    /// Its overlay address.
+    pub address: Ipv4Addr,
+    /// Its IP MTU.
+    pub mtu: u16,
+    /// Overlay addresses reached through it (host routes for the kernel): the hub's tunnel
+    /// address on a spoke's client tunnel, the spoke's assigned address on a hub's
+    /// virtual-access.
+    pub peers: Vec<Ipv4Addr>,
+}
+
 /// The IPsec state of one IKE session (what `show crypto ipsec sa` prints).
 pub struct Session {
     /// The peer's public address.
@@ -273,6 +319,15 @@ pub struct Node {
     nhrp_routes_dirty: bool,
     /// `router bgp ASN` (0 without BGP).
     bgp_asn: u32,
+    /// Kernel mode (`flexvpn-router run`): traffic for the tunnels' own addresses goes to
+    /// the kernel through TUN devices, and BGP through tunnels uses kernel TCP sockets.
+    kernel: bool,
+    /// Packets for a tunnel's own address, for the TUN of that tunnel.
+    kernel_out: VecDeque<(String, Vec<u8>)>,
+    /// Commands for the kernel TCP sockets carrying BGP.
+    kernel_bgp: VecDeque<KernelBgp>,
+    /// BGP connections carried by kernel sockets, with their local address.
+    kernel_conns: BTreeMap<bgp_lite::ConnId, Ipv4Addr>,
     /// The BGP router identifier.
     bgp_router_id: Ipv4Addr,
 }
@@ -506,6 +561,10 @@ impl Node {
             nhrp_setup: None,
             nhrp_routes_dirty: false,
             bgp_asn: cfg.bgp.as_ref().map_or(0, |b| b.asn),
+            kernel: false,
+            kernel_out: VecDeque::new(),
+            kernel_bgp: VecDeque::new(),
+            kernel_conns: BTreeMap::new(),
             bgp_router_id: cfg
                 .bgp
                 .as_ref()
@@ -1573,6 +1632,17 @@ impl Node {
     }
 
     fn local_receive(&mut self, now: Instant, h: Ipv4Header, packet: Vec<u8>, in_if: String) {
+        // Kernel mode: what came through a tunnel for a tunnel's own address is the kernel's
+        // (its TCP carries BGP, it answers pings), except the tunnels' own GRE.
+        if self.kernel
+            && h.protocol != proto::GRE
+            && !(h.protocol == proto::UDP && h.dst == self.public)
+            && self.tunnels.contains_key(&in_if)
+            && let Some(name) = self.kernel_tunnel_for(h.dst, &in_if)
+        {
+            self.kernel_out.push_back((name, packet));
+            return;
+        }
         match h.protocol {
             proto::GRE => self.gre_input(now, h, &packet),
             proto::ICMP => {
@@ -1850,6 +1920,16 @@ impl Node {
         for (id, remote, port, local) in pending {
             let src = local.or_else(|| self.source_for(remote));
             match src {
+                Some(src) if self.is_kernel_address(src) => {
+                    progressed = true;
+                    self.kernel_conns.insert(id, src);
+                    self.kernel_bgp.push_back(KernelBgp::Connect {
+                        conn: id,
+                        local: src,
+                        remote,
+                        port,
+                    });
+                }
                 Some(src) if self.tcp.has_address(src) => {
                     if let Ok(t) = self.tcp.connect(now, src, remote, port) {
                         progressed = true;
@@ -1871,7 +1951,12 @@ impl Node {
         // The speaker's output.
         while let Some(t) = bgp.poll_transmit() {
             progressed = true;
-            if let Some(c) = self.bgp_conns.get_mut(&t.conn) {
+            if self.kernel_conns.contains_key(&t.conn) {
+                self.kernel_bgp.push_back(KernelBgp::Send {
+                    conn: t.conn,
+                    bytes: t.bytes.to_vec(),
+                });
+            } else if let Some(c) = self.bgp_conns.get_mut(&t.conn) {
                 if c.backlog.is_empty() {
                     let n = self.tcp.send(c.tcp, &t.bytes);
                     c.backlog
@@ -1913,6 +1998,9 @@ impl Node {
             bgp_lite::Event::Close { conn } => {
                 if let Some(c) = self.bgp_conns.remove(&conn) {
                     self.tcp.abort(c.tcp);
+                }
+                if self.kernel_conns.remove(&conn).is_some() {
+                    self.kernel_bgp.push_back(KernelBgp::Close { conn });
                 }
                 self.bgp_pending.retain(|p| p.0 != conn);
             }
@@ -1992,6 +2080,19 @@ impl Node {
                 b.handle_closed(now, id);
             }
         }
+        let gone: Vec<_> = self
+            .kernel_conns
+            .iter()
+            .filter(|(_, a)| **a == addr)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            self.kernel_conns.remove(&id);
+            self.kernel_bgp.push_back(KernelBgp::Close { conn: id });
+            if let Some(b) = self.bgp.as_mut() {
+                b.handle_closed(now, id);
+            }
+        }
     }
 
     /// Give the TCP stack another local address.
@@ -2066,6 +2167,158 @@ impl Node {
             let _ = self.ike.close(now, h);
         }
         self.drive_ike(now);
+    }
+
+    /// Switches kernel mode on (`flexvpn-router run`; the simulator leaves it off): packets
+    /// that arrive through a tunnel for a tunnel's own address are handed out by
+    /// [`Node::poll_kernel_packet`] (for that tunnel's TUN device, the kernel answers them),
+    /// packets the kernel sends into a TUN come in by [`Node::handle_kernel_packet`], and BGP
+    /// sessions whose source is a tunnel address run over kernel TCP sockets driven through
+    /// [`Node::poll_kernel_bgp`] and the `kernel_bgp_*` methods instead of the node's own
+    /// TCP stack.
+    pub fn set_kernel_mode(&mut self, on: bool) {
+        self.kernel = on;
+    }
+
+    fn kernel_eligible(t: &Tunnel) -> bool {
+        t.line_up && t.address.is_some() && t.kind != TunnelKind::StaticGre
+    }
+
+    /// Whether `a` is the address of a tunnel that has a TUN device in kernel mode.
+    fn is_kernel_address(&self, a: Ipv4Addr) -> bool {
+        self.kernel
+            && self
+                .tunnels
+                .values()
+                .any(|t| Self::kernel_eligible(t) && t.address == Some(a))
+    }
+
+    /// The tunnel whose TUN gets a packet for `dst` that came in on `in_if`.
+    fn kernel_tunnel_for(&self, dst: Ipv4Addr, in_if: &str) -> Option<String> {
+        if self
+            .tunnels
+            .get(in_if)
+            .is_some_and(|t| Self::kernel_eligible(t) && t.address == Some(dst))
+        {
+            return Some(in_if.to_owned());
+        }
+        self.tunnels
+            .values()
+            .find(|t| Self::kernel_eligible(t) && t.address == Some(dst))
+            .map(|t| t.name.clone())
+    }
+
+    /// The tunnel interfaces that have a TUN device in kernel mode, with their addresses and
+    /// the overlay hosts reached through them.
+    pub fn kernel_tunnels(&self) -> Vec<KernelTunnel> {
+        self.tunnels
+            .values()
+            .filter(|t| Self::kernel_eligible(t))
+            .filter_map(|t| {
+                let peers = match t.kind {
+                    TunnelKind::FlexClient => self.tunnel_neighbors.clone(),
+                    _ => self
+                        .sessions
+                        .values()
+                        .filter(|s| s.iface == t.name && !s.initiator)
+                        .filter_map(|s| s.assigned)
+                        .collect(),
+                };
+                Some(KernelTunnel {
+                    name: t.name.clone(),
+                    address: t.address?,
+                    mtu: t.mtu,
+                    peers,
+                })
+            })
+            .collect()
+    }
+
+    /// The next packet for the TUN device of tunnel `.0` (kernel mode).
+    pub fn poll_kernel_packet(&mut self) -> Option<(String, Vec<u8>)> {
+        self.kernel_out.pop_front()
+    }
+
+    /// A packet the kernel sent into a tunnel's TUN device: routed as if the router had
+    /// originated it (into the tunnel, GRE + ESP).
+    pub fn handle_kernel_packet(&mut self, now: Instant, packet: Vec<u8>) {
+        self.now = now;
+        self.forward(now, packet, None);
+        self.drive_ike(now);
+        self.nhrp_housekeeping(now);
+    }
+
+    /// The next command for the kernel TCP sockets carrying BGP (kernel mode).
+    pub fn poll_kernel_bgp(&mut self) -> Option<KernelBgp> {
+        self.kernel_bgp.pop_front()
+    }
+
+    /// The connection of a [`KernelBgp::Connect`] is established.
+    pub fn kernel_bgp_connected(
+        &mut self,
+        now: Instant,
+        conn: bgp_lite::ConnId,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    ) {
+        self.now = now;
+        if !self.kernel_conns.contains_key(&conn) {
+            self.kernel_bgp.push_back(KernelBgp::Close { conn });
+            return;
+        }
+        let ok = self.bgp.as_mut().is_some_and(|b| {
+            b.handle_connected(now, conn, SocketAddr::V4(local), SocketAddr::V4(remote))
+                .is_ok()
+        });
+        if !ok {
+            self.kernel_conns.remove(&conn);
+            self.kernel_bgp.push_back(KernelBgp::Close { conn });
+        }
+        self.run_tcp(now);
+    }
+
+    /// A kernel listener on a tunnel address accepted a connection. Returns its id when the
+    /// speaker takes it (a configured neighbor or one in a `bgp listen range`); otherwise the
+    /// driver closes it.
+    pub fn kernel_bgp_accepted(
+        &mut self,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    ) -> Option<bgp_lite::ConnId> {
+        self.now = now;
+        let id = bgp_lite::ConnId(self.bgp_next_inbound);
+        let ok = self.bgp.as_mut().is_some_and(|b| {
+            b.handle_connected(now, id, SocketAddr::V4(local), SocketAddr::V4(remote))
+                .is_ok()
+        });
+        if !ok {
+            return None;
+        }
+        self.bgp_next_inbound += 1;
+        self.kernel_conns.insert(id, *local.ip());
+        self.run_tcp(now);
+        Some(id)
+    }
+
+    /// Bytes read from a kernel BGP connection.
+    pub fn kernel_bgp_data(&mut self, now: Instant, conn: bgp_lite::ConnId, data: &[u8]) {
+        self.now = now;
+        if let Some(b) = self.bgp.as_mut() {
+            let _ = b.handle_stream_data(now, conn, data);
+        }
+        self.run_tcp(now);
+    }
+
+    /// A kernel BGP connection closed (EOF, error, or the connect failed).
+    pub fn kernel_bgp_closed(&mut self, now: Instant, conn: bgp_lite::ConnId) {
+        self.now = now;
+        if self.kernel_conns.remove(&conn).is_some()
+            && let Some(b) = self.bgp.as_mut()
+        {
+            b.handle_closed(now, conn);
+        }
+        self.run_tcp(now);
     }
 
     /// Sessions whose Child SA is installed (ESP keys in place).

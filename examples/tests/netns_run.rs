@@ -53,6 +53,42 @@ fn reply_times(out: &str) -> Vec<f64> {
         .collect()
 }
 
+/// The TUN device the router made for tunnel interface `iface` with address `addr`.
+fn tun_of_tunnel(r: &Router, iface: &str, addr: Ipv4Addr) -> String {
+    let out = r.output();
+    let prefix = format!("{iface}: TUN ");
+    out.lines()
+        .filter(|l| l.starts_with(&prefix) && l.contains(&format!("address {addr}/32")))
+        .find_map(|l| l.split_whitespace().nth(2))
+        .map(|t| t.trim_end_matches(',').to_owned())
+        .unwrap_or_else(|| panic!("no TUN for {iface} {addr}:\n{out}"))
+}
+
+/// `ss -tn` lines of established TCP connections with port 179 on either side.
+fn established_179(ns: &str) -> String {
+    let o = exec(ns, "ss", &["-tn", "state", "established"]).unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.contains(":179"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// The kernel's count of ICMP echo replies sent (`Icmp: OutEchoReps` of /proc/net/snmp).
+fn echo_replies_sent(ns: &str) -> u64 {
+    let o = exec(ns, "cat", &["/proc/net/snmp"]).unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut icmp = text.lines().filter(|l| l.starts_with("Icmp:"));
+    let (Some(names), Some(values)) = (icmp.next(), icmp.next()) else {
+        panic!("no Icmp lines in /proc/net/snmp:\n{text}");
+    };
+    let i = names
+        .split_whitespace()
+        .position(|n| n == "OutEchoReps")
+        .unwrap();
+    values.split_whitespace().nth(i).unwrap().parse().unwrap()
+}
+
 fn log_count(r: &Router, what: &str) -> usize {
     r.output().matches(what).count()
 }
@@ -131,6 +167,80 @@ fn hub1_killed_spoke_fails_over_to_hub2() {
         Duration::from_secs(15),
     );
     println!("spoke up on hub 1 after {up:?}");
+
+    // BGP runs over the kernels' TCP through the tunnel: the spoke's TUN has the negotiated
+    // address, its kernel connected from it to the hub's tunnel address, the hub's kernel
+    // accepted on 10.1.1.1:179.
+    let spoke_addr = r_spoke
+        .output()
+        .lines()
+        .find_map(|l| l.split("Assigned_Tunnel_v4_addr = ").nth(1))
+        .and_then(|a| a.trim().parse::<Ipv4Addr>().ok())
+        .unwrap();
+    let s_tunnel_tun = tun_of_tunnel(&r_spoke, "Tunnel1", spoke_addr);
+    let addrs = exec(
+        spoke.name(),
+        "ip",
+        &["-4", "addr", "show", "dev", &s_tunnel_tun],
+    )
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&addrs.stdout).contains(&format!("inet {spoke_addr}/32")),
+        "{}",
+        String::from_utf8_lossy(&addrs.stdout)
+    );
+    let ss_spoke = established_179(spoke.name());
+    let ss_hub = established_179(hub1.name());
+    println!("spoke ss -tn:\n{ss_spoke}hub 1 ss -tn:\n{ss_hub}");
+    assert!(
+        ss_spoke.contains(&format!("{spoke_addr}:")) && ss_spoke.contains("10.1.1.1:179"),
+        "spoke: kernel TCP to 10.1.1.1:179 from {spoke_addr}:\n{ss_spoke}"
+    );
+    assert!(
+        ss_hub.contains("10.1.1.1:179") && ss_hub.contains(&format!("{spoke_addr}:")),
+        "hub 1: kernel TCP on 10.1.1.1:179 from {spoke_addr}:\n{ss_hub}"
+    );
+    assert!(
+        r_spoke.output().contains("BGP: kernel TCP"),
+        "{}",
+        r_spoke.output()
+    );
+    assert!(
+        r_hub1.output().contains(&format!("accepted {spoke_addr}:")),
+        "{}",
+        r_hub1.output()
+    );
+    // A ping from the spoke's tunnel address to the hub's, answered by hub 1's kernel.
+    let replies_before = echo_replies_sent(hub1.name());
+    let o = exec(
+        spoke.name(),
+        "ping",
+        &[
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            "-I",
+            &spoke_addr.to_string(),
+            "10.1.1.1",
+        ],
+    )
+    .unwrap();
+    let replies_after = echo_replies_sent(hub1.name());
+    println!(
+        "ping {spoke_addr} -> 10.1.1.1: {}; hub 1 kernel Icmp OutEchoReps {replies_before} -> {replies_after}",
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(
+        replies_after >= replies_before + 3,
+        "hub 1's kernel answered: {replies_before} -> {replies_after}"
+    );
 
     // Ping and TCP through hub 1, with BGP routes given a moment to arrive.
     let mut ok = false;
@@ -308,6 +418,17 @@ fn hub1_killed_spoke_fails_over_to_hub2() {
     assert!(
         (ip4("10.1.1.176")..=ip4("10.1.1.254")).contains(&assigned),
         "address from hub 2's pool: {assigned}"
+    );
+    // BGP with hub 2 runs over kernel TCP from the new address too.
+    assert!(
+        r_hub2.output().contains(&format!("accepted {assigned}:")),
+        "{}",
+        r_hub2.output()
+    );
+    assert!(
+        established_179(spoke.name()).contains(&format!("{assigned}:")),
+        "{}",
+        established_179(spoke.name())
     );
     let last = *times.last().unwrap();
     assert!(
