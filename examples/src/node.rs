@@ -326,8 +326,8 @@ pub struct Node {
     kernel_out: VecDeque<(String, Vec<u8>)>,
     /// Commands for the kernel TCP sockets carrying BGP.
     kernel_bgp: VecDeque<KernelBgp>,
-    /// BGP connections carried by kernel sockets, with their local address.
-    kernel_conns: BTreeMap<bgp_lite::ConnId, Ipv4Addr>,
+    /// BGP connections carried by kernel sockets, with their local and remote addresses.
+    kernel_conns: BTreeMap<bgp_lite::ConnId, (Ipv4Addr, Ipv4Addr)>,
     /// The BGP router identifier.
     bgp_router_id: Ipv4Addr,
 }
@@ -1292,6 +1292,15 @@ impl Node {
             self.fib.remove_where(
                 |r| matches!(&r.target, Target::Interface { ifname, .. } if *ifname == name),
             );
+            // The route to the spoke's address went with its interface. bgp-lite does not
+            // invalidate paths whose next hop became unreachable (IOS next-hop tracking would),
+            // so the session with the spoke is reset now rather than at hold-timer expiry: its
+            // routes must not keep pointing at a tunnel that is gone.
+            if let Some(a) = sess.assigned {
+                self.bgp_remote_gone(now, a);
+            }
+            self.sync_bgp_table(now);
+            self.tcp_deadline = Some(now);
         }
     }
 
@@ -1922,7 +1931,7 @@ impl Node {
             match src {
                 Some(src) if self.is_kernel_address(src) => {
                     progressed = true;
-                    self.kernel_conns.insert(id, src);
+                    self.kernel_conns.insert(id, (src, remote));
                     self.kernel_bgp.push_back(KernelBgp::Connect {
                         conn: id,
                         local: src,
@@ -2083,7 +2092,37 @@ impl Node {
         let gone: Vec<_> = self
             .kernel_conns
             .iter()
-            .filter(|(_, a)| **a == addr)
+            .filter(|(_, (local, _))| *local == addr)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            self.kernel_conns.remove(&id);
+            self.kernel_bgp.push_back(KernelBgp::Close { conn: id });
+            if let Some(b) = self.bgp.as_mut() {
+                b.handle_closed(now, id);
+            }
+        }
+    }
+
+    /// BGP sessions with `remote` (a spoke whose virtual-access went away) are closed.
+    fn bgp_remote_gone(&mut self, now: Instant, remote: Ipv4Addr) {
+        let gone: Vec<_> = self
+            .bgp_conns
+            .iter()
+            .filter(|(_, c)| self.tcp.remote(c.tcp).is_some_and(|(a, _)| a == remote))
+            .map(|(id, c)| (*id, c.tcp))
+            .collect();
+        for (id, tcp) in gone {
+            self.tcp.abort(tcp);
+            self.bgp_conns.remove(&id);
+            if let Some(b) = self.bgp.as_mut() {
+                b.handle_closed(now, id);
+            }
+        }
+        let gone: Vec<_> = self
+            .kernel_conns
+            .iter()
+            .filter(|(_, (_, r))| *r == remote)
             .map(|(id, _)| *id)
             .collect();
         for id in gone {
@@ -2296,7 +2335,7 @@ impl Node {
             return None;
         }
         self.bgp_next_inbound += 1;
-        self.kernel_conns.insert(id, *local.ip());
+        self.kernel_conns.insert(id, (*local.ip(), *remote.ip()));
         self.run_tcp(now);
         Some(id)
     }

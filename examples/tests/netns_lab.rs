@@ -65,5 +65,13 @@ fn lab_netns_runs_all_phases_and_cleans_up() {
         direct > 100,
         "no traffic on a spoke-to-spoke tunnel: {stdout}"
     );
+    // The hubs' iBGP over the GRE Tunnel0 between them.
+    assert!(summary.contains("hubs iBGP: true"), "{summary}");
+    // Hub 1 back: spoke 1 (`peer reactivate`) returns to it, spoke 2 (as in SCENARIO.md, no
+    // `peer reactivate`) stays on hub 2, and the two LANs reach each other across the hubs.
+    assert!(summary.contains("hub1 back: true"), "{summary}");
+    assert!(summary.contains("spoke1 returned after Some("), "{summary}");
+    assert!(summary.contains("spoke2 stayed on hub2: true"), "{summary}");
+    assert!(summary.contains("cross-hub ping: true"), "{summary}");
     assert_eq!(before, ours(), "lab namespaces left behind");
 }

@@ -19,6 +19,9 @@ use super::netns::{Netns, exec, veth};
 use super::run::{STOP, install_signal_handlers, show_remote};
 use super::unique_name;
 
+/// How long the return phase waits for spoke 1 to move back to the restarted hub 1.
+const RETURN_WAIT: Duration = Duration::from_secs(150);
+
 /// Options of `lab --netns`.
 #[derive(Debug, Clone)]
 pub struct NetnsLabOptions {
@@ -53,6 +56,15 @@ pub struct NetnsLabReport {
     pub failover_address: Option<String>,
     /// Whether hub 1, restarted, accepted a spoke again.
     pub hub1_back: bool,
+    /// Whether the hubs' iBGP session (192.168.0.1 - 192.168.0.2, carried by the static GRE
+    /// `Tunnel0` between the hubs) came up.
+    pub hubs_ibgp: bool,
+    /// Seconds from hub 1's restart until spoke 1 (`peer reactivate`) was back on it.
+    pub spoke1_return_s: Option<f64>,
+    /// Whether spoke 2 (the scenario's client block, no `peer reactivate`) stayed on hub 2.
+    pub spoke2_stayed_on_hub2: bool,
+    /// Whether spoke 1 LAN (on hub 1) reached spoke 2 LAN (on hub 2) afterwards.
+    pub cross_hub_ping: bool,
     /// The timeline (one line per event).
     pub timeline: String,
 }
@@ -232,8 +244,25 @@ pub fn run_netns_lab(opts: &NetnsLabOptions) -> io::Result<NetnsLabReport> {
             Duration::from_secs(30),
         )?;
     }
+    // The hubs' iBGP runs between their LAN addresses through the GRE Tunnel0 (raw GRE on
+    // the underlay; `ip route 192.168.0.2 255.255.255.255 10.255.0.2`).
+    rep.hubs_ibgp = procs[0]
+        .wait_for(
+            "%BGP-5-ADJCHANGE: neighbor 192.168.0.2 Up",
+            Duration::from_secs(30),
+        )
+        .is_ok()
+        && procs[1]
+            .wait_for(
+                "%BGP-5-ADJCHANGE: neighbor 192.168.0.1 Up",
+                Duration::from_secs(5),
+            )
+            .is_ok();
     say(
-        "phase up: both spokes on hub 1, BGP up".to_owned(),
+        format!(
+            "phase up: both spokes on hub 1, BGP up; hub1-hub2 iBGP over GRE Tunnel0 up: {}",
+            rep.hubs_ibgp
+        ),
         &mut rep,
     );
     // Phase 2: traffic between the spokes' LANs.
@@ -413,15 +442,63 @@ pub fn run_netns_lab(opts: &NetnsLabOptions) -> io::Result<NetnsLabReport> {
     }) {
         say(format!("spoke1 log: {}", l.trim()), &mut rep);
     }
-    // Phase 4: hub 1 back.
+    // Phase 4: hub 1 back. Spoke 1 has `peer reactivate`: its client block probes the more
+    // preferred peer 1 once its hold-down has passed (30 s, doubled per recent failure of
+    // that peer) and moves back make-before-break. Spoke 2 has the scenario's block as given
+    // (no `peer reactivate`): it stays on hub 2.
     procs[0] = start(&nodes[0].1, "hub1-back", &cfg("hub1"), &dir, &opts.dpd)?;
-    rep.hub1_back = procs[0]
-        .wait_for("Crypto tunnel v2 is UP", Duration::from_secs(40))
-        .is_ok();
+    let restarted = Instant::now();
+    say("phase return: hub1 restarted".to_owned(), &mut rep);
+    let on_hub1 = "Server_public_addr = 172.25.1.1 Assigned_Tunnel_v4_addr";
+    while restarted.elapsed() < RETURN_WAIT && !STOP.load(Ordering::SeqCst) {
+        if procs[2].output().matches(on_hub1).count() >= 2 {
+            rep.spoke1_return_s = Some(restarted.elapsed().as_secs_f64());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    rep.hub1_back = procs[0].output().contains("Crypto tunnel v2 is UP");
+    let s2 = show_remote(&dir, "Spoke2", "crypto ikev2 client flexvpn").unwrap_or_default();
+    rep.spoke2_stayed_on_hub2 = s2.contains("Peer : 172.25.2.1");
     say(
         format!(
-            "phase return: hub1 restarted, a spoke connected to it: {}",
-            rep.hub1_back
+            "phase return: spoke1 (peer reactivate) back on hub1 after {:?} s; spoke2 (no peer \
+             reactivate) still on hub2: {}",
+            rep.spoke1_return_s, rep.spoke2_stayed_on_hub2
+        ),
+        &mut rep,
+    );
+    for l in procs[2]
+        .output()
+        .lines()
+        .filter(|l| l.contains("IKEV2_SESSION_STATUS") || l.contains("FLEXVPN_CONNECTION"))
+    {
+        say(format!("spoke1 log: {}", l.trim()), &mut rep);
+    }
+    // Spoke 1 (hub 1) to spoke 2 (hub 2): through both hubs, the hubs' GRE tunnel and iBGP.
+    let t_cross = Instant::now();
+    while t_cross.elapsed() < Duration::from_secs(30) && !STOP.load(Ordering::SeqCst) {
+        if ping_ok(s1, "192.168.11.254", "192.168.12.254", "1")?.contains("bytes from") {
+            rep.cross_hub_ping = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    if !rep.cross_hub_ping {
+        for n in ["Spoke1", "Hub1", "Hub2", "Spoke2"] {
+            for cmd in ["ip route", "ip bgp summary", "ip nhrp", "counters"] {
+                let out = show_remote(&dir, n, cmd).unwrap_or_default();
+                for l in out.lines().filter(|l| !l.trim().is_empty()) {
+                    say(format!("{n}# show {cmd}: {l}"), &mut rep);
+                }
+            }
+        }
+    }
+    say(
+        format!(
+            "phase return: ping spoke1 LAN (hub1) -> spoke2 LAN (hub2): {} after {:.1?}",
+            rep.cross_hub_ping,
+            t_cross.elapsed()
         ),
         &mut rep,
     );
@@ -454,13 +531,18 @@ pub fn main(args: &[String]) -> u8 {
         Ok(r) => {
             println!(
                 "summary: spoke-to-spoke RTT {:?} ms, TCP {:?} bit/s, failover outage {:?} s \
-                 (dpd {}), spoke1 on hub2 with {:?}, hub1 back: {}",
+                 (dpd {}), spoke1 on hub2 with {:?}, hub1 back: {}, hubs iBGP: {}, spoke1 \
+                 returned after {:?} s, spoke2 stayed on hub2: {}, cross-hub ping: {}",
                 r.spoke_to_spoke_rtt_ms,
                 r.tcp_bps,
                 r.outage_s,
                 opts.dpd,
                 r.failover_address,
-                r.hub1_back
+                r.hub1_back,
+                r.hubs_ibgp,
+                r.spoke1_return_s,
+                r.spoke2_stayed_on_hub2,
+                r.cross_hub_ping
             );
             0
         }

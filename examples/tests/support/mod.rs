@@ -15,17 +15,32 @@ pub(crate) struct Router {
 impl Router {
     /// Starts the router of `config` in `ns`; its stdout and stderr go to `dir/<name>.log`.
     pub(crate) fn start(ns: &str, name: &str, config: &Path, dir: &Path, dpd: &str) -> Self {
+        Self::start_bin(
+            Path::new(env!("CARGO_BIN_EXE_flexvpn-router")),
+            ns,
+            name,
+            config,
+            dir,
+            dpd,
+        )
+    }
+
+    /// As [`Router::start`], with the router binary `bin` (e.g. a release build).
+    pub(crate) fn start_bin(
+        bin: &Path,
+        ns: &str,
+        name: &str,
+        config: &Path,
+        dir: &Path,
+        dpd: &str,
+    ) -> Self {
         let log = dir.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let err = out.try_clone().unwrap();
         let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns,
-                env!("CARGO_BIN_EXE_flexvpn-router"),
-                "run",
-            ])
+            .args(["netns", "exec", ns])
+            .arg(bin)
+            .arg("run")
             .arg("--config")
             .arg(config)
             .arg("--control-dir")
@@ -100,6 +115,39 @@ impl Drop for Router {
     fn drop(&mut self) {
         self.terminate();
     }
+}
+
+/// Builds the router in the release profile once (`cargo build --release -p flexvpn-router
+/// --bin flexvpn-router`, in the same target directory as this test) and returns its path.
+/// For throughput figures: the test binaries themselves are unoptimized.
+pub(crate) fn release_router() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let debug_bin = Path::new(env!("CARGO_BIN_EXE_flexvpn-router"));
+    let target_dir = debug_bin
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir of the test's router binary");
+    let st = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "flexvpn-router",
+            "--bin",
+            "flexvpn-router",
+        ])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo build --release");
+    assert!(
+        st.success(),
+        "cargo build --release -p flexvpn-router failed"
+    );
+    let bin = target_dir.join("release").join("flexvpn-router");
+    assert!(bin.exists(), "{}", bin.display());
+    bin
 }
 
 /// Removes a temp dir (logs, control sockets) even when the test fails, unless
