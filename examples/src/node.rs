@@ -2670,8 +2670,10 @@ fn build_bgp(
             n.local_addr = Some(a.0.into());
         }
         // The lab's sessions run over tunnels that come and go: retry soon, as IOS does when the
-        // route to the neighbor (re)appears.
-        n.connect_retry = Duration::from_secs(10);
+        // route to the neighbor (re)appears. A retry while the tunnel is down waits (no packet)
+        // until the tunnel has its address, so a short timer costs nothing; with 10 s the
+        // failover outage was DPD + up to 10 s.
+        n.connect_retry = Duration::from_secs(2);
         n
     };
     for (name, g) in &b.peer_groups {
