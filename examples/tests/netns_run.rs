@@ -435,7 +435,10 @@ fn hub1_killed_spoke_fails_over_to_hub2() {
         times.iter().any(|&x| x > last - 2.0) && gap > 1.0 && gap < 60.0,
         "pings resumed after a measurable outage: gap {gap}"
     );
-    // SIGTERM: a clean exit, the TUN device and the control socket gone.
+    // SIGTERM: a clean exit, the TUN devices (LAN and tunnel) and the control socket gone.
+    let t_tun = tun_of_tunnel(&r_spoke, "Tunnel1", assigned);
+    let links = exec(spoke.name(), "ip", &["link"]).unwrap();
+    assert!(String::from_utf8_lossy(&links.stdout).contains(&format!("{t_tun}:")));
     let mut r_spoke = r_spoke;
     assert!(r_spoke.terminate(), "clean exit on SIGTERM");
     assert!(r_spoke.output().contains("Spoke1: shutting down"));
@@ -443,6 +446,10 @@ fn hub1_killed_spoke_fails_over_to_hub2() {
     assert!(
         !String::from_utf8_lossy(&links.stdout).contains(&format!("{s_tun}:")),
         "TUN removed"
+    );
+    assert!(
+        !String::from_utf8_lossy(&links.stdout).contains(&format!("{t_tun}:")),
+        "tunnel TUN removed"
     );
     assert!(!dir.join("Spoke1.sock").exists(), "control socket removed");
     drop(r_hub2);
