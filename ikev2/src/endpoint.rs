@@ -61,6 +61,10 @@ pub struct Stats {
     pub redirects_sent: u64,
     /// Retransmitted IKE_SA_INIT requests answered from the half-open SA.
     pub init_replays: u64,
+    /// IKE_SA_INIT requests dropped because they belong to an SA already past
+    /// IKE_SA_INIT: its SPIs, or a late copy of the request that created it (also counted
+    /// in `out_of_window`).
+    pub init_for_established: u64,
     /// Exchanges that failed.
     pub exchange_failures: u64,
     /// Transmits dropped because the queue was full.
@@ -168,6 +172,10 @@ pub struct Endpoint<R> {
     spis_of: BTreeMap<SaHandle, Vec<u64>>,
     half_open: BTreeMap<(SocketAddr, u64), SaHandle>,
     half_open_of: BTreeMap<SaHandle, (SocketAddr, u64)>,
+    /// (peer address, SPIi) of the IKE_SA_INIT request that created each responder SA,
+    /// kept while the SA lives so that late copies of it create nothing.
+    init_key_of: BTreeMap<SaHandle, (SocketAddr, u64)>,
+    init_keys: BTreeMap<(SocketAddr, u64), SaHandle>,
     timers: BTreeSet<(Instant, SaHandle)>,
     timer_of: BTreeMap<SaHandle, Instant>,
     pool: Pool,
@@ -197,6 +205,8 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
             spis_of: BTreeMap::new(),
             half_open: BTreeMap::new(),
             half_open_of: BTreeMap::new(),
+            init_key_of: BTreeMap::new(),
+            init_keys: BTreeMap::new(),
             timers: BTreeSet::new(),
             timer_of: BTreeMap::new(),
             pool,
@@ -280,6 +290,12 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         };
         let handle = *self.by_spi.get(&ours).ok_or(InputError::UnknownSa)?;
         let sa = self.sas.get_mut(&handle).ok_or(InputError::UnknownSa)?;
+        if h.exchange == ExchangeType::IKE_SA_INIT && !sa.is_pre_auth_initiator() {
+            // IKE_SA_INIT has message ID 0 and is over once the SA has keys: a copy
+            // carrying its SPIs is stale or forged (RFC 7296 section 2.2).
+            self.stats.init_for_established += 1;
+            return Err(InputError::OutOfWindow);
+        }
         let mut ctx = ctx!(self);
         let r = sa.handle(now, &mut ctx, ike, &msg, local, remote);
         self.settle(handle);
@@ -378,6 +394,11 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
             });
             self.stats.init_replays += 1;
             return Ok(());
+        }
+        if self.init_keys.contains_key(&(remote, spi_i)) {
+            // A late copy of the request of an SA that is past IKE_SA_INIT.
+            self.stats.init_for_established += 1;
+            return Err(InputError::OutOfWindow);
         }
         if self.half_open.len() >= self.config.half_open_limit {
             return Err(InputError::HalfOpenLimit);
@@ -485,6 +506,8 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         self.sas.insert(handle, sa);
         self.half_open.insert((remote, spi_i), handle);
         self.half_open_of.insert(handle, (remote, spi_i));
+        self.init_keys.insert((remote, spi_i), handle);
+        self.init_key_of.insert(handle, (remote, spi_i));
         self.settle(handle);
         Ok(())
     }
@@ -521,6 +544,9 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
             self.by_spi.insert(*s, handle);
         }
         if closed {
+            if let Some(k) = self.init_key_of.remove(&handle) {
+                self.init_keys.remove(&k);
+            }
             self.sas.remove(&handle);
             self.pool.release(handle);
             return;

@@ -733,6 +733,11 @@ impl Sa {
         matches!(self.state, SaState::Closed)
     }
 
+    /// True while the SA is an initiator waiting for its IKE_SA_INIT response.
+    pub(crate) fn is_pre_auth_initiator(&self) -> bool {
+        matches!(self.state, SaState::InitSent(_))
+    }
+
     pub(crate) fn is_half_open(&self) -> bool {
         matches!(self.state, SaState::InitReplied(_))
     }

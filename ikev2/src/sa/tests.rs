@@ -201,3 +201,39 @@ fn request_below_the_window_without_a_stored_response_is_out_of_window() {
     assert!(t.spoke.poll_transmit().is_none());
     assert_eq!(t.spoke.sa_info(t.h).unwrap().state, "Established");
 }
+
+/// Found by `ikev2_established_sa`: an IKE_SA_INIT request carrying the SPIs of an
+/// established SA was dropped with `Ok(())` and not counted. It is counted and refused,
+/// whether its ICV is good or not, and changes nothing.
+#[test]
+fn ike_sa_init_with_the_spis_of_an_established_sa_is_counted_and_dropped() {
+    for corrupt in [false, true] {
+        let mut t = established();
+        let sa = t.spoke.sa_mut(t.h).unwrap();
+        let mut req = sa
+            .forge_request(
+                &mut t.rng,
+                ExchangeType::IKE_SA_INIT,
+                PayloadType::NONE,
+                &[],
+            )
+            .unwrap();
+        if corrupt {
+            let last = req.len() - 1;
+            req[last] ^= 1;
+        }
+        let hh = t.hub.handles()[0];
+        let before = t.hub.sa_info(hh);
+        let stats = t.hub.stats().clone();
+        let r = t.hub.handle_datagram(t.now, HUB, SPOKE, &req);
+        assert_eq!(r, Err(InputError::OutOfWindow), "corrupt {corrupt}");
+        assert_eq!(
+            t.hub.stats().init_for_established,
+            stats.init_for_established + 1
+        );
+        assert_eq!(t.hub.stats().out_of_window, stats.out_of_window + 1);
+        assert!(t.hub.poll_transmit().is_none(), "answered");
+        assert_eq!(t.hub.sa_info(hh), before);
+        assert_eq!(t.hub.handles().len(), 1);
+    }
+}
