@@ -287,6 +287,8 @@ enum After {
         spi_r: u64,
         core: IkeCore,
     },
+    /// The peer deleted the IKE SA after rekeying it while our rekey was outstanding.
+    AdoptPeerRekey,
 }
 
 /// An established IKE SA.
@@ -303,7 +305,11 @@ pub(crate) struct Established {
     last_rx: Instant,
     traffic_sent: Option<Instant>,
     traffic_rx: Option<Instant>,
-    old: Option<OldIke>,
+    /// IKE SAs being replaced or found redundant after a rekey, kept until deleted.
+    old: Vec<OldIke>,
+    /// The IKE SA the peer created by rekeying while our own IKE rekey was outstanding
+    /// (RFC 7296 section 2.8.2); settled when ours ends.
+    peer_rekey: Option<rekey::PeerIkeRekey>,
     ike_created: Instant,
 }
 
@@ -355,6 +361,19 @@ struct Frags {
     total: u16,
     first: PayloadType,
     parts: std::collections::BTreeMap<u16, zeroize::Zeroizing<Vec<u8>>>,
+}
+
+#[path = "rekey.rs"]
+mod rekey;
+
+/// The Nonce of a payload chain (empty when there is none).
+fn nr_of(p: &[Payload]) -> &[u8] {
+    p.iter()
+        .find_map(|x| match x {
+            Payload::Nonce(n) => Some(n.as_slice()),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 /// Most bytes of plaintext kept while reassembling one message.
@@ -721,10 +740,10 @@ impl Sa {
             self.spi_r
         };
         let mut v = vec![cur];
-        if let SaState::Established(e) = &self.state
-            && let Some(o) = &e.old
-        {
-            v.push(if o.initiator { o.spi_i } else { o.spi_r });
+        if let SaState::Established(e) = &self.state {
+            for o in &e.old {
+                v.push(if o.initiator { o.spi_i } else { o.spi_r });
+            }
         }
         v
     }
@@ -1310,7 +1329,8 @@ impl Sa {
             last_rx: now,
             traffic_sent: None,
             traffic_rx: None,
-            old: None,
+            old: Vec::new(),
+            peer_rekey: None,
             ike_created: now,
         });
         Self::emit_event(
@@ -1518,7 +1538,8 @@ impl Sa {
             last_rx: now,
             traffic_sent: None,
             traffic_rx: None,
-            old: None,
+            old: Vec::new(),
+            peer_rekey: None,
             ike_created: now,
         });
         let wants_transport = find_notify(&inner, NotifyType::USE_TRANSPORT_MODE).is_some();
@@ -1856,6 +1877,14 @@ impl Sa {
                 self.switch_ike(ctx, est, spi_i, spi_r, false, core, now);
                 Ok(None)
             }
+            After::AdoptPeerRekey => {
+                if let Some(theirs) = est.peer_rekey.take() {
+                    self.adopt_peer_rekey(ctx, est, theirs, now);
+                    // The replaced SA was just deleted by the peer.
+                    est.old.pop();
+                }
+                Ok(None)
+            }
         }
     }
 
@@ -1887,17 +1916,28 @@ impl Sa {
         est: &mut Established,
     ) -> Result<(), InputError> {
         let h = &msg.header;
-        let Some(old) = &est.old else {
+        let Some(i) = est
+            .old
+            .iter()
+            .position(|o| (h.spi_i, h.spi_r) == (o.spi_i, o.spi_r))
+        else {
             return Err(InputError::UnknownSa);
         };
-        if (h.spi_i, h.spi_r) != (old.spi_i, old.spi_r) {
+        let Some(old) = est.old.get(i) else {
             return Err(InputError::UnknownSa);
-        }
+        };
         let inner = old.core.open(raw, msg)?;
         if h.is_response() {
-            est.old = None;
+            est.old.remove(i);
             return Ok(());
         }
+        // No new exchange on an IKE SA that was replaced (RFC 7296 section 2.25.2): a rekey
+        // the peer started on it before it learnt of the new one gets TEMPORARY_FAILURE.
+        let answer = if h.exchange == ExchangeType::CREATE_CHILD_SA {
+            vec![notify(NotifyType::TEMPORARY_FAILURE, Vec::new())]
+        } else {
+            Vec::new()
+        };
         let header = Header {
             spi_i: old.spi_i,
             spi_r: old.spi_r,
@@ -1908,14 +1948,14 @@ impl Sa {
         };
         let bytes = old
             .core
-            .seal(&header, &[], ctx.rng)
+            .seal(&header, &answer, ctx.rng)
             .map_err(InputError::Exchange)?;
         self.transmit(ctx, bytes);
         if inner
             .iter()
             .any(|p| matches!(p, Payload::Delete(d) if d.protocol == ProtocolId::IKE))
         {
-            est.old = None;
+            est.old.remove(i);
         }
         Ok(())
     }
@@ -1932,7 +1972,7 @@ impl Sa {
         now: Instant,
     ) {
         let old_core = core::mem::replace(&mut est.core, core);
-        est.old = Some(OldIke {
+        est.old.push(OldIke {
             spi_i: self.spi_i,
             spi_r: self.spi_r,
             initiator: self.initiator,
@@ -1972,6 +2012,11 @@ impl Sa {
                 for p in inner {
                     let Payload::Delete(d) = p else { continue };
                     if d.protocol == ProtocolId::IKE {
+                        if est.peer_rekey.is_some() {
+                            // The peer finished its rekey (RFC 7296 section 2.8.2) before
+                            // ours ended: its SA replaces this one.
+                            return (Vec::new(), After::AdoptPeerRekey);
+                        }
                         // RFC 7296 section 1.4.1: answer with an empty INFORMATIONAL.
                         return (
                             Vec::new(),
@@ -2039,12 +2084,15 @@ impl Sa {
     fn ike_rekey_request<R: RngCore + CryptoRng>(
         &self,
         ctx: &mut Ctx<'_, R>,
-        est: &Established,
+        est: &mut Established,
         p: &Parts<'_>,
     ) -> (Vec<Payload>, After) {
         let err = |t: NotifyType, d: Vec<u8>| (vec![notify(t, d)], After::Nothing);
-        // RFC 7296 section 2.25.2: while our own IKE rekey is outstanding, refuse.
-        if matches!(est.pending, Some((_, Pending::RekeyIke { .. }))) {
+        // RFC 7296 section 2.25.2: one peer rekey at a time, none while we delete.
+        if est.peer_rekey.is_some()
+            || matches!(est.pending, Some((_, Pending::DeleteIke)))
+            || est.queue.front() == Some(&Req::DeleteIke)
+        {
             return err(NotifyType::TEMPORARY_FAILURE, Vec::new());
         }
         let (Some(sa), Some(ke), Some(ni)) = (p.sa, p.ke, p.nonce) else {
@@ -2095,6 +2143,24 @@ impl Sa {
         let Ok(core) = IkeCore::new(keys, false) else {
             return err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
         };
+        let after = if matches!(est.pending, Some((_, Pending::RekeyIke { .. }))) {
+            // RFC 7296 section 2.8.2: both ends rekey at once. Answer as usual and settle
+            // which new SA survives when our own exchange ends (`rekey.rs`).
+            est.peer_rekey = Some(rekey::PeerIkeRekey {
+                spi_i: peer_spi,
+                spi_r: our_spi,
+                core,
+                min_nonce: ni.min(&nr[..]).to_vec(),
+            });
+            After::Nothing
+        } else {
+            est.queue.retain(|q| *q != Req::RekeyIke);
+            After::IkeRekeyed {
+                spi_i: peer_spi,
+                spi_r: our_spi,
+                core,
+            }
+        };
         (
             vec![
                 Payload::Sa(proposal::ike_answer(num, &s, &our_spi.to_be_bytes())),
@@ -2104,11 +2170,7 @@ impl Sa {
                     data: pubkey,
                 }),
             ],
-            After::IkeRekeyed {
-                spi_i: peer_spi,
-                spi_r: our_spi,
-                core,
-            },
+            after,
         )
     }
 
@@ -2415,31 +2477,25 @@ impl Sa {
                     Some((peer_spi, IkeCore::new(keys, true).ok()?))
                 })();
                 let Some((peer_spi, core)) = res else {
-                    // Refused (TEMPORARY_FAILURE during a collision, or any error): retry
+                    if let Some(theirs) = est.peer_rekey.take() {
+                        // Ours was refused but theirs went through: theirs is the new SA.
+                        self.adopt_peer_rekey(ctx, est, theirs, now);
+                        return None;
+                    }
+                    // Refused (TEMPORARY_FAILURE from an older peer, or any error): retry
                     // after a random delay of 1-10 s (RFC 7296 section 2.25), so that two
                     // peers that collided do not collide again.
                     let jitter = Duration::from_millis(1000 + u64::from(ctx.rng.next_u32() % 9000));
                     self.timers.set(Timer::RekeyIke, now + jitter);
                     return None;
                 };
-                self.switch_ike(ctx, est, spi, peer_spi, true, core, now);
-                // Delete the old IKE SA on the old keys (RFC 7296 section 2.18).
-                if let Some(old) = &est.old {
-                    let header = Header {
-                        spi_i: old.spi_i,
-                        spi_r: old.spi_r,
-                        minor_version: 0,
-                        exchange: ExchangeType::INFORMATIONAL,
-                        flags: Flags::new(old.initiator, false),
-                        message_id: old.mid_out,
-                    };
-                    if let Ok(bytes) =
-                        old.core
-                            .seal(&header, &[Payload::Delete(Delete::ike())], ctx.rng)
-                    {
-                        self.transmit(ctx, bytes);
-                    }
-                }
+                let ours = rekey::OwnIkeRekey {
+                    spi_i: spi,
+                    spi_r: peer_spi,
+                    core,
+                    min_nonce: ni.as_slice().min(nr_of(inner)).to_vec(),
+                };
+                self.finish_ike_rekey(ctx, est, ours, now);
                 None
             }
         }
