@@ -151,6 +151,41 @@ pub struct SaPolicy {
     /// Largest IKE message we send unfragmented once the peer announced
     /// IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383); None: never fragment.
     pub fragment_size: Option<usize>,
+    /// Responder: after authenticating a peer that supports redirects, this hook may name
+    /// another gateway; the IKE_AUTH response then carries REDIRECT instead of a Child SA
+    /// (RFC 5685 section 6). None: never.
+    pub auth_redirect: Option<AuthRedirect>,
+}
+
+/// The responder's redirect decision in IKE_AUTH (RFC 5685 section 6): given the
+/// authenticated peer identity and its IKE address, the gateway to send it to, if any.
+#[derive(Clone)]
+pub struct AuthRedirect(Arc<RedirectFn>);
+
+/// The closure behind an [`AuthRedirect`].
+type RedirectFn = dyn Fn(&Identification, SocketAddr) -> Option<core::net::IpAddr> + Send + Sync;
+
+impl AuthRedirect {
+    /// A hook from a closure.
+    pub fn new(
+        f: impl Fn(&Identification, SocketAddr) -> Option<core::net::IpAddr> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(f))
+    }
+    /// Redirects the peers whose identity is in `table` to the gateway beside it.
+    pub fn by_identity(table: Vec<(Identification, core::net::IpAddr)>) -> Self {
+        Self::new(move |id, _| table.iter().find(|(i, _)| i == id).map(|(_, gw)| *gw))
+    }
+    /// The decision for one peer.
+    pub fn decide(&self, peer: &Identification, remote: SocketAddr) -> Option<core::net::IpAddr> {
+        (self.0)(peer, remote)
+    }
+}
+
+impl fmt::Debug for AuthRedirect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuthRedirect(..)")
+    }
 }
 
 impl SaPolicy {
@@ -178,6 +213,7 @@ impl SaPolicy {
             retransmit: RetransmitConfig::default(),
             nat_keepalive: Duration::from_secs(20),
             fragment_size: Some(1280),
+            auth_redirect: None,
         }
     }
 

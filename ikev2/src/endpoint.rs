@@ -298,8 +298,44 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         }
         let mut ctx = ctx!(self);
         let r = sa.handle(now, &mut ctx, ike, &msg, local, remote);
+        let redirect = sa
+            .gateway_redirect
+            .take()
+            .and_then(|(from, to)| sa.redirect_config(to).map(|pc| (from, to, pc)));
         self.settle(handle);
+        if let Some((from, to, pc)) = redirect {
+            self.follow_gateway_redirect(now, handle, from, to, pc);
+        }
         r
+    }
+
+    /// RFC 5685 section 5: the gateway of `old` sent us to `to`; connect there.
+    fn follow_gateway_redirect(
+        &mut self,
+        now: Instant,
+        old: SaHandle,
+        from: core::net::IpAddr,
+        to: core::net::IpAddr,
+        pc: PeerConfig,
+    ) {
+        let handle = self.new_handle();
+        let mut ctx = ctx!(self);
+        match Sa::connect(handle, pc, now, &mut ctx, Some(from)) {
+            Ok(sa) => {
+                self.sas.insert(handle, sa);
+                self.out.event(Event::GatewayRedirect {
+                    sa: old,
+                    new_sa: handle,
+                    from,
+                    to,
+                });
+                self.settle(handle);
+            }
+            Err(e) => self.out.event(Event::IkeSaFailed {
+                sa: handle,
+                reason: e,
+            }),
+        }
     }
 
     /// RFC 7296 section 2.5: an IKE_SA_INIT request with an unknown critical payload or a
@@ -601,7 +637,7 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         peer.policy.validate()?;
         let handle = self.new_handle();
         let mut ctx = ctx!(self);
-        let sa = Sa::connect(handle, peer, now, &mut ctx)
+        let sa = Sa::connect(handle, peer, now, &mut ctx, None)
             .map_err(|_| ApiError::Config("cannot build IKE_SA_INIT"))?;
         self.sas.insert(handle, sa);
         self.settle(handle);
@@ -654,6 +690,26 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         spi_in: u32,
     ) -> Result<(), ApiError> {
         self.command(now, handle, Req::RekeyChild(spi_in))
+    }
+
+    /// Gateway: asks the peer of an established SA we responded to, which announced
+    /// redirect support, to move to the gateway `to` (RFC 5685 section 5: an INFORMATIONAL
+    /// with REDIRECT). The peer then deletes this SA.
+    ///
+    /// # Errors
+    /// [`ApiError::UnknownHandle`]; [`ApiError::WrongState`] when the SA is not established,
+    /// was initiated by us, or the peer did not announce redirect support.
+    pub fn redirect(
+        &mut self,
+        now: Instant,
+        handle: SaHandle,
+        to: core::net::IpAddr,
+    ) -> Result<(), ApiError> {
+        let sa = self.sas.get(&handle).ok_or(ApiError::UnknownHandle)?;
+        if sa.connected_by_us || !sa.peer_redirect || sa.established().is_none() {
+            return Err(ApiError::WrongState);
+        }
+        self.command(now, handle, Req::Redirect(to))
     }
 
     /// Rekeys the IKE SA (CREATE_CHILD_SA with a new KE).

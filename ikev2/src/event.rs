@@ -135,13 +135,37 @@ pub enum Event {
         /// Why.
         reason: Error,
     },
-    /// The responder redirected us (RFC 5685); the SA now talks to `to`.
+    /// The responder redirected us in IKE_SA_INIT or IKE_AUTH (RFC 5685 sections 4.2 and 6);
+    /// the SA starts again with `to` (same handle).
     Redirected {
         /// The SA.
         sa: SaHandle,
         /// The gateway that redirected.
         from: core::net::IpAddr,
         /// The new gateway.
+        to: core::net::IpAddr,
+    },
+    /// The gateway of an established SA asked us to move to another gateway (RFC 5685
+    /// section 5): `new_sa` is connecting to `to` (its IKE_SA_INIT carries REDIRECTED_FROM)
+    /// and `sa` is being deleted.
+    GatewayRedirect {
+        /// The SA with the old gateway.
+        sa: SaHandle,
+        /// The SA being set up with the new gateway.
+        new_sa: SaHandle,
+        /// The old gateway.
+        from: core::net::IpAddr,
+        /// The new gateway.
+        to: core::net::IpAddr,
+    },
+    /// Responder: we redirected an authenticated peer in IKE_AUTH (RFC 5685 section 6); the
+    /// SA is dropped (no Child SA, no pool address).
+    RedirectSent {
+        /// The SA.
+        sa: SaHandle,
+        /// The peer's identity.
+        peer_id: Identification,
+        /// The gateway we sent it to.
         to: core::net::IpAddr,
     },
     /// The retransmission budget was spent (DPD or another request): the SA is gone.

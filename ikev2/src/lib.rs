@@ -93,8 +93,8 @@ mod sa;
 pub mod wire;
 
 pub use config::{
-    AddressPool, DpdConfig, EndpointConfig, EspSuite, IkeSuite, KeyLog, Mode, NoKeyLog, PeerConfig,
-    Psk, ResponderConfig, RetransmitConfig, SaPolicy,
+    AddressPool, AuthRedirect, DpdConfig, EndpointConfig, EspSuite, IkeSuite, KeyLog, Mode,
+    NoKeyLog, PeerConfig, Psk, ResponderConfig, RetransmitConfig, SaPolicy,
 };
 pub use endpoint::{Endpoint, SaInfo, Stats};
 pub use error::{ApiError, Error, InputError, WireError};

@@ -228,6 +228,7 @@ enum Pending {
         dh: DhSecret,
         restarts: u8,
     },
+    Redirect,
 }
 
 /// A request we want to send once the window is free.
@@ -238,6 +239,8 @@ pub(crate) enum Req {
     DeleteChild(u32),
     RekeyChild(u32),
     RekeyIke,
+    /// Gateway: move the peer to another gateway (RFC 5685 section 5).
+    Redirect(core::net::IpAddr),
 }
 
 /// Initiator: IKE_SA_INIT sent.
@@ -352,6 +355,15 @@ pub(crate) struct Sa {
     frags: Option<Frags>,
     /// A reassembled inner chain for the handler that runs next.
     reassembled: Option<Vec<Payload>>,
+    /// Responder: the peer announced REDIRECT_SUPPORTED or REDIRECTED_FROM (RFC 5685).
+    pub(crate) peer_redirect: bool,
+    /// Initiator: redirects followed so far (bounded like the other restarts).
+    redirects: u8,
+    /// Initiator: our address and the peer's port at connect (a redirect starts over there).
+    origin: (SocketAddr, u16),
+    /// Initiator: the gateway of this established SA sent us to another one (from, to);
+    /// the endpoint connects there.
+    pub(crate) gateway_redirect: Option<(core::net::IpAddr, core::net::IpAddr)>,
 }
 
 /// SKF fragments of one message (RFC 7383 section 2.6).
@@ -363,6 +375,8 @@ struct Frags {
     parts: std::collections::BTreeMap<u16, zeroize::Zeroizing<Vec<u8>>>,
 }
 
+#[path = "redirect.rs"]
+mod redirect;
 #[path = "rekey.rs"]
 mod rekey;
 
@@ -532,6 +546,7 @@ impl Sa {
         peer: crate::config::PeerConfig,
         now: Instant,
         ctx: &mut Ctx<'_, R>,
+        redirected_from: Option<core::net::IpAddr>,
     ) -> Result<Self, Error> {
         let group = peer
             .policy
@@ -564,9 +579,13 @@ impl Sa {
             frag_peer: false,
             frags: None,
             reassembled: None,
+            peer_redirect: false,
+            redirects: 0,
+            origin: (peer.local, peer.remote.port()),
+            gateway_redirect: None,
         };
         let st = InitSent {
-            redirected_from: None,
+            redirected_from,
             ni,
             dh,
             ke_pub,
@@ -683,6 +702,11 @@ impl Sa {
                 .is_some(),
             frags: None,
             reassembled: None,
+            peer_redirect: find_notify(&msg.payloads, NotifyType::REDIRECT_SUPPORTED).is_some()
+                || find_notify(&msg.payloads, NotifyType::REDIRECTED_FROM).is_some(),
+            redirects: 0,
+            origin: (local, remote.port()),
+            gateway_redirect: None,
         };
         let resp = Message {
             header: sa.header(ExchangeType::IKE_SA_INIT, true, 0),
@@ -1311,6 +1335,11 @@ impl Sa {
         {
             return fail(self, ctx, Error::AuthenticationFailed);
         }
+        // RFC 5685 section 6: an authenticated REDIRECT instead of a Child SA.
+        if let Some(n) = find_notify(&inner, NotifyType::REDIRECT) {
+            let data = n.data.clone();
+            return self.follow_auth_redirect(now, ctx, *st, &data);
+        }
         let assigned =
             p.cp.filter(|c| c.cfg_type == CfgType::CFG_REPLY)
                 .and_then(|c| c.get(ConfigAttributeType::INTERNAL_IP4_ADDRESS))
@@ -1500,6 +1529,15 @@ impl Sa {
                 data: auth,
             }),
         ];
+        if self.peer_redirect
+            && let Some(gw) = self
+                .policy
+                .auth_redirect
+                .as_ref()
+                .and_then(|r| r.decide(&peer_id, self.remote))
+        {
+            return self.send_auth_redirect(ctx, &st.core, out, peer_id, gw);
+        }
         // Configuration payload: an address from the pool.
         let wants_addr = p.cp.is_some_and(|c| {
             c.cfg_type == CfgType::CFG_REQUEST
@@ -2008,6 +2046,10 @@ impl Sa {
     ) -> (Vec<Payload>, After) {
         match exchange {
             ExchangeType::INFORMATIONAL => {
+                if let Some(n) = find_notify(inner, NotifyType::REDIRECT) {
+                    self.on_gateway_redirect(est, &n.data);
+                    return (Vec::new(), After::Nothing);
+                }
                 let mut ours = Vec::new();
                 for p in inner {
                     let Payload::Delete(d) = p else { continue };
@@ -2316,7 +2358,7 @@ impl Sa {
         pending: Pending,
     ) -> Option<Event> {
         match pending {
-            Pending::Dpd => None,
+            Pending::Dpd | Pending::Redirect => None,
             Pending::DeleteIke => Some(Event::IkeSaDeleted {
                 sa: self.handle,
                 reason: DeleteReason::Local,
@@ -2600,6 +2642,14 @@ impl Sa {
                             sa.send_ike_rekey(now, ctx, est, g, 0);
                         }
                     }
+                    Req::Redirect(gw) => sa.send_est_request(
+                        now,
+                        ctx,
+                        est,
+                        ExchangeType::INFORMATIONAL,
+                        &[notify(NotifyType::REDIRECT, gw_ident(gw))],
+                        Pending::Redirect,
+                    ),
                 }
             }
         });
