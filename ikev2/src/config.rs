@@ -155,6 +155,10 @@ pub struct SaPolicy {
     /// another gateway; the IKE_AUTH response then carries REDIRECT instead of a Child SA
     /// (RFC 5685 section 6). None: never.
     pub auth_redirect: Option<AuthRedirect>,
+    /// How many requests of the peer we accept outstanding at once (RFC 7296 section 2.3;
+    /// 1 to 32). Above 1 it is announced with SET_WINDOW_SIZE in IKE_AUTH and we keep that
+    /// many responses for retransmissions.
+    pub window_size: u32,
 }
 
 /// The responder's redirect decision in IKE_AUTH (RFC 5685 section 6): given the
@@ -214,6 +218,7 @@ impl SaPolicy {
             nat_keepalive: Duration::from_secs(20),
             fragment_size: Some(1280),
             auth_redirect: None,
+            window_size: 1,
         }
     }
 
@@ -223,6 +228,9 @@ impl SaPolicy {
     /// [`ApiError::Config`] when a proposal list is empty or an AEAD suite has an
     /// integrity algorithm (or a CBC suite none).
     pub fn validate(&self) -> Result<(), ApiError> {
+        if !(1..=32).contains(&self.window_size) {
+            return Err(ApiError::Config("window size outside 1..=32"));
+        }
         if self.ike_proposals.is_empty() {
             return Err(ApiError::Config("no IKE proposal"));
         }

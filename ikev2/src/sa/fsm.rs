@@ -201,12 +201,13 @@ pub(crate) struct Child {
 
 /// The outstanding request and its retransmission schedule (RFC 7296 section 2.1).
 struct Retx {
-    mid: u32,
     bytes: Vec<Vec<u8>>,
     tries: u32,
     timeout: Duration,
     /// DPD retransmits at a fixed interval (IOS `dpd <interval> <retry>`).
     fixed: bool,
+    /// When to send it again.
+    at: Instant,
 }
 
 /// The request we are waiting an answer for, in an established SA.
@@ -300,9 +301,12 @@ pub(crate) struct Established {
     pub(crate) peer_id: Identification,
     pub(crate) children: Vec<Child>,
     mid_out: u32,
-    mid_in: u32,
-    last_resp: Option<(u32, Vec<Vec<u8>>)>,
-    pending: Option<(u32, Pending)>,
+    /// The peer's requests: accepted message IDs and kept responses.
+    inw: window::InWindow,
+    /// Our outstanding requests by message ID.
+    pending: std::collections::BTreeMap<u32, Pending>,
+    /// How many requests the peer accepts outstanding (its SET_WINDOW_SIZE, else 1).
+    peer_window: u32,
     queue: VecDeque<Req>,
     pub(crate) assigned: Option<Ipv4Addr>,
     last_rx: Instant,
@@ -345,7 +349,8 @@ pub(crate) struct Sa {
     /// Set when the peer sent INITIAL_CONTACT; the endpoint acts on it.
     pub(crate) got_initial_contact: bool,
     pub(crate) state: SaState,
-    retx: Option<Retx>,
+    /// Outstanding requests by message ID, for retransmission.
+    retx: std::collections::BTreeMap<u32, Retx>,
     timers: TimerTable,
     pub(crate) nat_local: bool,
     pub(crate) nat_remote: bool,
@@ -379,6 +384,25 @@ struct Frags {
 mod redirect;
 #[path = "rekey.rs"]
 mod rekey;
+#[path = "window.rs"]
+mod window;
+
+/// The peer's SET_WINDOW_SIZE in an IKE_AUTH message (RFC 7296 section 2.3), else 1.
+fn peer_window_of(p: &[Payload]) -> u32 {
+    find_notify(p, NotifyType::SET_WINDOW_SIZE)
+        .and_then(|n| window::window_value(&n.data))
+        .unwrap_or(1)
+}
+
+/// Our SET_WINDOW_SIZE, when we accept more than one request at a time.
+fn window_notify(size: u32) -> Option<Payload> {
+    (size > 1).then(|| {
+        notify(
+            NotifyType::SET_WINDOW_SIZE,
+            size.min(window::MAX_WINDOW).to_be_bytes().to_vec(),
+        )
+    })
+}
 
 /// The Nonce of a payload chain (empty when there is none).
 fn nr_of(p: &[Payload]) -> &[u8] {
@@ -572,7 +596,7 @@ impl Sa {
             got_initial_contact: false,
             policy: peer.policy,
             state: SaState::Closed,
-            retx: None,
+            retx: std::collections::BTreeMap::new(),
             timers: TimerTable::default(),
             nat_local: false,
             nat_remote: false,
@@ -694,7 +718,7 @@ impl Sa {
             initial_contact: false,
             got_initial_contact: false,
             state: SaState::Closed,
-            retx: None,
+            retx: std::collections::BTreeMap::new(),
             timers: TimerTable::default(),
             nat_local,
             nat_remote,
@@ -885,29 +909,6 @@ impl Sa {
         }
     }
 
-    fn send_request<R>(
-        &mut self,
-        now: Instant,
-        ctx: &mut Ctx<'_, R>,
-        mid: u32,
-        bytes: Vec<Vec<u8>>,
-        dpd: bool,
-    ) {
-        self.transmit_all(ctx, &bytes);
-        let (timeout, fixed) = match (dpd, self.policy.dpd) {
-            (true, Some(d)) => (d.retry, true),
-            _ => (self.policy.retransmit.initial, false),
-        };
-        self.retx = Some(Retx {
-            mid,
-            bytes,
-            tries: 0,
-            timeout,
-            fixed,
-        });
-        self.timers.set(Timer::Retransmit, now + timeout);
-    }
-
     fn emit_event(ctx: &mut Ctx<'_, impl Sized>, e: Event) {
         ctx.out.event(e);
     }
@@ -926,7 +927,7 @@ impl Sa {
         ctx.pool.release(self.handle);
         ctx.out.event(last);
         self.state = SaState::Closed;
-        self.retx = None;
+        self.retx.clear();
         self.timers.clear();
     }
 
@@ -989,7 +990,7 @@ impl Sa {
                 if (h.spi_i, h.spi_r) != (self.spi_i, self.spi_r) {
                     return Err(InputError::UnknownSa);
                 }
-                if !h.is_response() && h.message_id != e.mid_in {
+                if !h.is_response() && e.inw.classify(h.message_id) != window::InClass::Fresh {
                     return Err(InputError::OutOfWindow);
                 }
                 &e.core
@@ -1171,8 +1172,7 @@ impl Sa {
                 return Ok(());
             }
         };
-        self.retx = None;
-        self.timers.stop(Timer::Retransmit);
+        self.retx_clear();
         self.spi_r = h.spi_r;
         let st = *st;
         let keys = st
@@ -1235,6 +1235,7 @@ impl Sa {
         if self.initial_contact {
             inner.push(notify(NotifyType::INITIAL_CONTACT, Vec::new()));
         }
+        inner.extend(window_notify(self.policy.window_size));
         if let Some(r) = &self.remote_id {
             inner.push(Payload::IdR(r.clone()));
         }
@@ -1298,8 +1299,7 @@ impl Sa {
                 return Err(e);
             }
         };
-        self.retx = None;
-        self.timers.stop(Timer::Retransmit);
+        self.retx_clear();
         let fail = |s: &mut Self, ctx: &mut Ctx<'_, R>, reason: Error| {
             s.close(
                 ctx,
@@ -1350,9 +1350,9 @@ impl Sa {
             peer_id: idr.clone(),
             children: Vec::new(),
             mid_out: 2,
-            mid_in: 0,
-            last_resp: None,
-            pending: None,
+            inw: window::InWindow::new(0, self.policy.window_size),
+            pending: std::collections::BTreeMap::new(),
+            peer_window: peer_window_of(&inner),
             queue: VecDeque::new(),
             assigned,
             last_rx: now,
@@ -1529,6 +1529,7 @@ impl Sa {
                 data: auth,
             }),
         ];
+        out.extend(window_notify(self.policy.window_size));
         if self.peer_redirect
             && let Some(gw) = self
                 .policy
@@ -1568,9 +1569,9 @@ impl Sa {
             peer_id: peer_id.clone(),
             children: Vec::new(),
             mid_out: 0,
-            mid_in: 2,
-            last_resp: None,
-            pending: None,
+            inw: window::InWindow::new(1, self.policy.window_size),
+            pending: std::collections::BTreeMap::new(),
+            peer_window: peer_window_of(&inner),
             queue: VecDeque::new(),
             assigned,
             last_rx: now,
@@ -1619,7 +1620,7 @@ impl Sa {
             .seal_msg(&est.core, &header, &out, ctx.rng)
             .map_err(InputError::Exchange)?;
         self.transmit_all(ctx, &bytes);
-        est.last_resp = Some((1, bytes));
+        est.inw.record(1, bytes);
         Self::emit_event(
             ctx,
             Event::IkeSaEstablished {
@@ -1848,39 +1849,33 @@ impl Sa {
             return self.on_old_ike(ctx, raw, msg, est).map(|()| None);
         }
         if h.is_response() {
-            match &est.pending {
-                Some((mid, _)) if *mid == h.message_id => {}
-                _ => return Err(InputError::OutOfWindow),
+            if !est.pending.contains_key(&h.message_id) {
+                return Err(InputError::OutOfWindow);
             }
             let inner = self.open_with(&est.core, raw, msg)?;
             self.note_rx(now, est, local, remote);
-            self.retx = None;
-            self.timers.stop(Timer::Retransmit);
-            let Some((_, pending)) = est.pending.take() else {
+            self.retx_done(h.message_id);
+            let Some(pending) = est.pending.remove(&h.message_id) else {
                 return Err(InputError::OutOfWindow);
             };
             return Ok(self.on_response(now, ctx, est, &inner, pending));
         }
-        // RFC 7296 section 2.2: a retransmitted request gets the same response again.
-        if h.message_id.wrapping_add(1) == est.mid_in {
-            if let Some((mid, bytes)) = &est.last_resp
-                && *mid == h.message_id
-            {
-                // Authenticate before answering, so forged copies cost nothing; answer a
-                // fragmented request once, on its first fragment.
+        match est.inw.classify(h.message_id) {
+            window::InClass::Fresh => {}
+            window::InClass::Replay => {
+                // RFC 7296 section 2.2: a retransmitted request gets the same response
+                // again. Authenticate before answering, so forged copies cost nothing;
+                // answer a fragmented request once, on its first fragment.
                 est.core.authenticate(raw, msg)?;
                 let first = !matches!(msg.payloads.last(), Some(Payload::Skf(f)) if f.number != 1);
-                if first {
+                if first && let Some(bytes) = est.inw.response(h.message_id) {
                     self.transmit_all(ctx, bytes);
                 }
                 return Ok(None);
             }
-            // Just below the window but no response kept for it (e.g. message ID 0xffffffff
-            // before the peer's first request): not a retransmission, so out of window.
-            return Err(InputError::OutOfWindow);
-        }
-        if h.message_id != est.mid_in {
-            return Err(InputError::OutOfWindow);
+            // Below the window with no response kept (e.g. message ID 0xffffffff before the
+            // peer's first request) or above it.
+            window::InClass::Out => return Err(InputError::OutOfWindow),
         }
         let inner = match self.open_with(&est.core, raw, msg) {
             Ok(i) => i,
@@ -1893,8 +1888,7 @@ impl Sa {
                     .seal_msg(&est.core, &header, &out, ctx.rng)
                     .map_err(InputError::Exchange)?;
                 self.transmit_all(ctx, &bytes);
-                est.last_resp = Some((h.message_id, bytes));
-                est.mid_in = est.mid_in.wrapping_add(1);
+                est.inw.record(h.message_id, bytes);
                 return Err(InputError::Wire(e));
             }
             Err(e) => return Err(e),
@@ -1906,8 +1900,7 @@ impl Sa {
             .seal_msg(&est.core, &header, &out, ctx.rng)
             .map_err(InputError::Exchange)?;
         self.transmit_all(ctx, &bytes);
-        est.last_resp = Some((h.message_id, bytes));
-        est.mid_in = est.mid_in.wrapping_add(1);
+        est.inw.record(h.message_id, bytes);
         match after {
             After::Nothing => Ok(None),
             After::Close(e) => Ok(Some(e)),
@@ -2020,9 +2013,8 @@ impl Sa {
         self.spi_i = spi_i;
         self.spi_r = spi_r;
         self.initiator = initiator;
-        est.mid_in = 0;
+        est.inw = window::InWindow::new(0, self.policy.window_size);
         est.mid_out = 0;
-        est.last_resp = None;
         est.ike_created = now;
         if let Some(r) = self.policy.ike_rekey {
             self.timers.set(Timer::RekeyIke, now + r);
@@ -2132,7 +2124,10 @@ impl Sa {
         let err = |t: NotifyType, d: Vec<u8>| (vec![notify(t, d)], After::Nothing);
         // RFC 7296 section 2.25.2: one peer rekey at a time, none while we delete.
         if est.peer_rekey.is_some()
-            || matches!(est.pending, Some((_, Pending::DeleteIke)))
+            || est
+                .pending
+                .values()
+                .any(|p| matches!(p, Pending::DeleteIke))
             || est.queue.front() == Some(&Req::DeleteIke)
         {
             return err(NotifyType::TEMPORARY_FAILURE, Vec::new());
@@ -2185,7 +2180,11 @@ impl Sa {
         let Ok(core) = IkeCore::new(keys, false) else {
             return err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
         };
-        let after = if matches!(est.pending, Some((_, Pending::RekeyIke { .. }))) {
+        let after = if est
+            .pending
+            .values()
+            .any(|p| matches!(p, Pending::RekeyIke { .. }))
+        {
             // RFC 7296 section 2.8.2: both ends rekey at once. Answer as usual and settle
             // which new SA survives when our own exchange ends (`rekey.rs`).
             est.peer_rekey = Some(rekey::PeerIkeRekey {
@@ -2291,11 +2290,11 @@ impl Sa {
         if mode == Mode::Transport {
             out.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
         }
-        let ours_pending = matches!(
-            &est.pending,
-            Some((_, Pending::Child { rekey_of: Some(o), .. }))
-                if old.and_then(|i| est.children.get(i)).is_some_and(|c| c.spi_in == *o)
-        );
+        let old_in = old.and_then(|i| est.children.get(i)).map(|c| c.spi_in);
+        let ours_pending = est
+            .pending
+            .values()
+            .any(|p| matches!(p, Pending::Child { rekey_of: Some(o), .. } if Some(*o) == old_in));
         let old_spi_in = old.and_then(|i| {
             est.children.get_mut(i).map(|c| {
                 if ours_pending {
@@ -2596,14 +2595,17 @@ impl Sa {
         };
         est.mid_out = est.mid_out.wrapping_add(1);
         let dpd = matches!(pending, Pending::Dpd);
-        est.pending = Some((mid, pending));
+        est.pending.insert(mid, pending);
         self.send_request(now, ctx, mid, bytes, dpd);
     }
 
     /// Sends the next queued request if the window is free.
     pub(crate) fn pump<R: RngCore + CryptoRng>(&mut self, now: Instant, ctx: &mut Ctx<'_, R>) {
         self.with_est(|sa, est| {
-            while est.pending.is_none() {
+            while let Some(req) = est.queue.front() {
+                if !est.can_send(req) {
+                    break;
+                }
                 let Some(req) = est.queue.pop_front() else {
                     break;
                 };
@@ -2732,28 +2734,10 @@ impl Sa {
             return;
         }
         if self.timers.expired(Timer::Retransmit, now)
-            && let Some(r) = &mut self.retx
+            && let Some(ev) = self.retransmit_due(now, ctx)
         {
-            if r.tries >= self.policy.retransmit.tries {
-                let ev = if self.established().is_some() {
-                    Event::PeerDead { sa: self.handle }
-                } else {
-                    Event::IkeSaFailed {
-                        sa: self.handle,
-                        reason: Error::Timeout,
-                    }
-                };
-                self.close(ctx, ev);
-                return;
-            }
-            r.tries += 1;
-            if !r.fixed {
-                r.timeout = (r.timeout * 2).min(self.policy.retransmit.max_timeout);
-            }
-            let (bytes, at) = (r.bytes.clone(), now + r.timeout);
-            let _ = r.mid;
-            self.timers.set(Timer::Retransmit, at);
-            self.transmit_all(ctx, &bytes);
+            self.close(ctx, ev);
+            return;
         }
         if self.timers.expired(Timer::Keepalive, now) {
             ctx.out.transmit(crate::event::Transmit {
@@ -2779,7 +2763,7 @@ impl Sa {
                     // Periodic: whenever idle. On demand: only when we sent traffic and
                     // heard nothing since (IOS `dpd <interval> <retry> on-demand`).
                     let wanted = !d.on_demand || est.traffic_sent.is_some_and(|s| s > last_in);
-                    if wanted && !est.queue.contains(&Req::Dpd) && est.pending.is_none() {
+                    if wanted && !est.queue.contains(&Req::Dpd) && est.pending.is_empty() {
                         est.queue.push_back(Req::Dpd);
                     }
                     if !d.on_demand {

@@ -12,7 +12,6 @@ use rand_core::{CryptoRng, RngCore};
 
 use super::{
     Ctx, Delete, Established, ExchangeType, Flags, Header, IkeCore, OldIke, Payload, Pending, Sa,
-    Timer,
 };
 
 /// The IKE SA created by the peer's rekey while ours was outstanding (we answered it).
@@ -102,10 +101,15 @@ impl Sa {
         theirs: PeerIkeRekey,
         now: Instant,
     ) {
-        if matches!(est.pending, Some((_, Pending::RekeyIke { .. }))) {
-            est.pending = None;
-            self.retx = None;
-            self.timers.stop(Timer::Retransmit);
+        let ours: Vec<u32> = est
+            .pending
+            .iter()
+            .filter(|(_, p)| matches!(p, Pending::RekeyIke { .. }))
+            .map(|(m, _)| *m)
+            .collect();
+        for mid in ours {
+            est.pending.remove(&mid);
+            self.retx_done(mid);
         }
         self.switch_ike(
             ctx,

@@ -2,6 +2,7 @@
 //! established SA, checked at the Repr level.
 
 use core::net::{Ipv4Addr, SocketAddr};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use rand_chacha::ChaCha20Rng;
@@ -28,12 +29,19 @@ struct Two {
 }
 
 fn established() -> Two {
+    established_w(1)
+}
+
+/// An established pair whose hub accepts `window` requests at once.
+fn established_w(window: u32) -> Two {
     let now = epoch();
+    let mut hub_policy = SaPolicy::new(Identification::fqdn("hub"));
+    hub_policy.window_size = window;
     let mut c = EndpointConfig::new();
     c.responder = Some(ResponderConfig {
         psks: vec![(None, Psk::new(b"cisco"))],
         pool: AddressPool::new(Ipv4Addr::new(10, 1, 1, 100), Ipv4Addr::new(10, 1, 1, 101)).ok(),
-        policy: SaPolicy::new(Identification::fqdn("hub")),
+        policy: hub_policy,
     });
     let mut hub = Endpoint::new(c, ChaCha20Rng::seed_from_u64(1), now);
     let mut spoke = Endpoint::new(EndpointConfig::new(), ChaCha20Rng::seed_from_u64(2), now);
@@ -236,4 +244,63 @@ fn ike_sa_init_with_the_spis_of_an_established_sa_is_counted_and_dropped() {
         assert_eq!(t.hub.sa_info(hh), before);
         assert_eq!(t.hub.handles().len(), 1);
     }
+}
+
+/// RFC 7296 section 2.3: with a window of 3 the hub takes requests out of order within
+/// `[low, low + 3)`, refuses the one beyond, answers retransmissions of the last 3 from
+/// its store, and forgets older ones.
+#[test]
+fn hub_window_accepts_out_of_order_and_replays_within_the_window() {
+    let mut t = established_w(3);
+    let sa = t.spoke.sa_mut(t.h).unwrap();
+    // Message IDs 2..=7: empty INFORMATIONALs (DPD).
+    let reqs: Vec<Vec<u8>> = (0..6)
+        .map(|_| {
+            sa.forge_request(
+                &mut t.rng,
+                ExchangeType::INFORMATIONAL,
+                PayloadType::NONE,
+                &[],
+            )
+            .unwrap()
+        })
+        .collect();
+    let send = |t: &mut Two, i: usize| {
+        let r = t.hub.handle_datagram(t.now, HUB, SPOKE, &reqs[i]);
+        let out: Vec<Vec<u8>> = std::iter::from_fn(|| t.hub.poll_transmit())
+            .map(|x| x.payload)
+            .collect();
+        (r, out)
+    };
+    // 5 (mid 7) is beyond [2, 5): dropped.
+    assert_eq!(send(&mut t, 5).0, Err(InputError::OutOfWindow));
+    // 2, 1 (mids 4, 3) out of order, then 0 (mid 2): all answered, each with its own mid.
+    let mut answers = BTreeMap::new();
+    for i in [2usize, 1, 0] {
+        let (r, out) = send(&mut t, i);
+        assert_eq!(r, Ok(()), "request {i}");
+        assert_eq!(out.len(), 1);
+        let m = Message::parse(&out[0]).unwrap();
+        assert!(m.header.is_response());
+        assert_eq!(m.header.message_id, 2 + i as u32);
+        answers.insert(i, out[0].clone());
+    }
+    // Now the window is [5, 8): 5 (mid 7) is accepted; a retransmitted 1 (mid 3) gets the
+    // very same response from the store, not a new one.
+    assert_eq!(send(&mut t, 5).0, Ok(()));
+    let (r, out) = send(&mut t, 1);
+    assert_eq!(r, Ok(()));
+    assert_eq!(out, vec![answers[&1].clone()]);
+    // Mid 2 fell out of the 3 kept responses once the window moved past 5: dropped.
+    assert_eq!(send(&mut t, 3).0, Ok(()));
+    assert_eq!(send(&mut t, 4).0, Ok(()));
+    let before = t.hub.stats().out_of_window;
+    let (r, out) = send(&mut t, 0);
+    assert_eq!(r, Err(InputError::OutOfWindow));
+    assert!(out.is_empty());
+    assert_eq!(t.hub.stats().out_of_window, before + 1);
+    assert_eq!(
+        t.hub.sa_info(t.hub.handles()[0]).unwrap().state,
+        "Established"
+    );
 }
