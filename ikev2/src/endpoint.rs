@@ -106,6 +106,8 @@ pub(crate) struct Pool {
     range: Option<AddressPool>,
     used: BTreeMap<Ipv4Addr, SaHandle>,
     by_sa: BTreeMap<SaHandle, Ipv4Addr>,
+    used6: BTreeMap<core::net::Ipv6Addr, SaHandle>,
+    by_sa6: BTreeMap<SaHandle, core::net::Ipv6Addr>,
 }
 
 impl Pool {
@@ -128,9 +130,32 @@ impl Pool {
         Some(a)
     }
 
+    /// The lowest free address of `range` (IPv6 pools are large: only as many addresses
+    /// as are in use, plus one, are looked at).
+    pub(crate) fn allocate6(
+        &mut self,
+        sa: SaHandle,
+        range: &crate::config::AddressPool6,
+    ) -> Option<core::net::Ipv6Addr> {
+        if let Some(a) = self.by_sa6.get(&sa) {
+            return Some(*a);
+        }
+        let (first, last) = (u128::from(range.first()), u128::from(range.last()));
+        let span = u128::try_from(self.used6.len()).ok()?.saturating_add(1);
+        let a = (first..=last.min(first.saturating_add(span)))
+            .map(core::net::Ipv6Addr::from)
+            .find(|a| !self.used6.contains_key(a))?;
+        self.used6.insert(a, sa);
+        self.by_sa6.insert(sa, a);
+        Some(a)
+    }
+
     pub(crate) fn release(&mut self, sa: SaHandle) {
         if let Some(a) = self.by_sa.remove(&sa) {
             self.used.remove(&a);
+        }
+        if let Some(a) = self.by_sa6.remove(&sa) {
+            self.used6.remove(&a);
         }
     }
 

@@ -380,6 +380,8 @@ struct Frags {
     parts: std::collections::BTreeMap<u16, zeroize::Zeroizing<Vec<u8>>>,
 }
 
+#[path = "cp.rs"]
+mod cp;
 #[path = "redirect.rs"]
 mod redirect;
 #[path = "rekey.rs"]
@@ -1228,7 +1230,7 @@ impl Sa {
             core.keys.sk_pi.as_bytes(),
             &idi.auth_bytes(),
         );
-        let psk = self.psk.as_ref().map(Psk::as_bytes).unwrap_or_default();
+        let psk = self.psk.as_ref().map(Psk::local).unwrap_or_default();
         let auth = psk_auth(core.keys.prf, psk, &octets);
         let child_spi = esp_spi(ctx.rng);
         let mut inner = vec![Payload::IdI(idi)];
@@ -1243,13 +1245,8 @@ impl Sa {
             method: AuthMethod::SHARED_KEY_MIC,
             data: auth,
         }));
-        if self.request_address {
-            inner.push(Payload::Cp(Configuration {
-                cfg_type: CfgType::CFG_REQUEST,
-                attributes: vec![ConfigAttribute::request(
-                    ConfigAttributeType::INTERNAL_IP4_ADDRESS,
-                )],
-            }));
+        if let Some(c) = cp::request(self) {
+            inner.push(Payload::Cp(c));
         }
         // With an address request the default TSi (0.0.0.0/0) lets the responder narrow to
         // the address it assigns; in transport mode they are the IKE endpoints' selectors.
@@ -1329,7 +1326,7 @@ impl Sa {
             k.sk_pr.as_bytes(),
             &idr.auth_bytes(),
         );
-        let psk = self.psk.as_ref().map(Psk::as_bytes).unwrap_or_default();
+        let psk = self.psk.as_ref().map(Psk::remote).unwrap_or_default();
         if auth.method != AuthMethod::SHARED_KEY_MIC
             || verify_psk_auth(k.prf, psk, &octets, &auth.data).is_err()
         {
@@ -1340,10 +1337,8 @@ impl Sa {
             let data = n.data.clone();
             return self.follow_auth_redirect(now, ctx, *st, &data);
         }
-        let assigned =
-            p.cp.filter(|c| c.cfg_type == CfgType::CFG_REPLY)
-                .and_then(|c| c.get(ConfigAttributeType::INTERNAL_IP4_ADDRESS))
-                .and_then(ConfigAttribute::as_ipv4);
+        let internal = cp::read_reply(p.cp);
+        let assigned = internal.address;
         let st = *st;
         let mut est = Box::new(Established {
             core: st.core,
@@ -1372,6 +1367,7 @@ impl Sa {
                 remote: self.remote,
                 assigned_address: assigned,
                 nat_detected: self.nat_local || self.nat_remote,
+                internal,
             },
         );
         // The Child SA of IKE_AUTH.
@@ -1480,7 +1476,7 @@ impl Sa {
                     .iter()
                     .filter(|(id, _)| id.as_ref().is_none_or(|x| x == idi))
                     .find(|(_, psk)| {
-                        verify_psk_auth(k.prf, psk.as_bytes(), &octets, &auth.data).is_ok()
+                        verify_psk_auth(k.prf, psk.remote(), &octets, &auth.data).is_ok()
                     })
                     .map(|(_, psk)| (idi.clone(), psk.clone()))
             }
@@ -1519,7 +1515,7 @@ impl Sa {
         );
         let auth = psk_auth(
             k.prf,
-            self.psk.as_ref().map(Psk::as_bytes).unwrap_or_default(),
+            self.psk.as_ref().map(Psk::local).unwrap_or_default(),
             &octets,
         );
         let mut out = vec![
@@ -1539,31 +1535,16 @@ impl Sa {
         {
             return self.send_auth_redirect(ctx, &st.core, out, peer_id, gw);
         }
-        // Configuration payload: an address from the pool.
-        let wants_addr = p.cp.is_some_and(|c| {
-            c.cfg_type == CfgType::CFG_REQUEST
-                && c.get(ConfigAttributeType::INTERNAL_IP4_ADDRESS).is_some()
-        });
-        let mut assigned = None;
-        let mut child_err = None;
-        if wants_addr {
-            match ctx.pool.allocate(self.handle, &peer_id) {
-                Some(a) => {
-                    assigned = Some(a);
-                    out.push(Payload::Cp(Configuration {
-                        cfg_type: CfgType::CFG_REPLY,
-                        attributes: vec![ConfigAttribute::ipv4(
-                            ConfigAttributeType::INTERNAL_IP4_ADDRESS,
-                            a,
-                        )],
-                    }));
-                }
-                None if ctx.pool.configured() => {
-                    child_err = Some(NotifyType::INTERNAL_ADDRESS_FAILURE);
-                }
-                None => {}
-            }
+        // Configuration payload: an address from the pool and the configured attributes.
+        let reply = self.cp_reply(ctx, p.cp, &peer_id);
+        let assigned = reply.internal.address;
+        let mut child_err = reply
+            .exhausted
+            .then_some(NotifyType::INTERNAL_ADDRESS_FAILURE);
+        if let Some(c) = reply.config {
+            out.push(Payload::Cp(c));
         }
+        let internal = reply.internal;
         let mut est = Box::new(Established {
             core: st.core,
             peer_id: peer_id.clone(),
@@ -1631,6 +1612,7 @@ impl Sa {
                 remote: self.remote,
                 assigned_address: assigned,
                 nat_detected: self.nat_local || self.nat_remote,
+                internal,
             },
         );
         if let Some((suite, spi_in, spi_out, mode, ts_local, ts_remote)) = install {
