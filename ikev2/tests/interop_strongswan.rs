@@ -1204,3 +1204,53 @@ fn fragmented_ike_auth_with_strongswan() {
     d.run_until(Duration::from_millis(800), |_| false);
     assert!(count(&ss.log(), "generating INFORMATIONAL response") > before);
 }
+
+#[test]
+#[ignore = "needs root + strongswan"]
+fn cp_netmask_dns_and_subnets_from_a_strongswan_pool() {
+    let conf = HUB_CONF.replace(
+        "    addrs = 10.1.1.100-10.1.1.175\n",
+        "    addrs = 10.1.1.100-10.1.1.175\n    dns = 10.1.1.53, 10.1.2.53\n    netmask = 255.255.255.0\n    subnet = 10.0.0.0/8, 172.16.0.0/12\n",
+    );
+    let ss = StrongSwan::start(&conf);
+    let mut d = Driver::new(
+        ss.host_ip,
+        EndpointConfig::new(),
+        Arc::new(WiresharkKeyLog::default()),
+        20,
+    );
+    up(&mut d, &ss, spoke_policy());
+    let internal = d
+        .events
+        .iter()
+        .find_map(|(_, e)| match e {
+            Event::IkeSaEstablished { internal, .. } => Some(internal.clone()),
+            _ => None,
+        })
+        .expect("established");
+    assert_eq!(
+        internal.address,
+        Some(Ipv4Addr::new(10, 1, 1, 100)),
+        "{internal:?}\n{}",
+        ss.log()
+    );
+    assert_eq!(
+        internal.dns,
+        vec![Ipv4Addr::new(10, 1, 1, 53), Ipv4Addr::new(10, 1, 2, 53)],
+        "{internal:?}\n{}",
+        ss.log()
+    );
+    assert_eq!(
+        internal.netmask,
+        Some(Ipv4Addr::new(255, 255, 255, 0)),
+        "{internal:?}"
+    );
+    assert_eq!(
+        internal.subnets,
+        vec![
+            (Ipv4Addr::new(10, 0, 0, 0), Ipv4Addr::new(255, 0, 0, 0)),
+            (Ipv4Addr::new(172, 16, 0, 0), Ipv4Addr::new(255, 240, 0, 0)),
+        ],
+        "{internal:?}"
+    );
+}
