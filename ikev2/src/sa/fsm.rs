@@ -382,6 +382,12 @@ struct Frags {
 
 #[path = "cp.rs"]
 mod cp;
+
+/// For the fuzzing harness: how an initiator reads a CP payload.
+#[cfg(fuzzing)]
+pub(crate) fn read_cp_reply(c: &Configuration) -> crate::event::InternalConfig {
+    cp::read_reply(Some(c))
+}
 #[path = "redirect.rs"]
 mod redirect;
 #[path = "rekey.rs"]
