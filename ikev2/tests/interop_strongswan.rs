@@ -1254,3 +1254,78 @@ fn cp_netmask_dns_and_subnets_from_a_strongswan_pool() {
         "{internal:?}"
     );
 }
+
+/// RFC 5685 section 5: `swanctl --redirect` moves our established initiator to another
+/// address of the same charon; we acknowledge, delete the old SA and come up there with
+/// REDIRECTED_FROM.
+#[test]
+#[ignore = "needs root + strongswan"]
+fn strongswan_gateway_redirect_of_our_established_sa() {
+    let ss = StrongSwan::start(&HUB_CONF.replace("local_addrs = @NSIP@", "local_addrs = %any"));
+    let octets = ss.ns_ip.octets();
+    let ip2 = Ipv4Addr::new(octets[0], octets[1], octets[2], 3);
+    run_ok(Command::new("ip").args([
+        "netns",
+        "exec",
+        &ss.ns,
+        "ip",
+        "addr",
+        "add",
+        &format!("{ip2}/24"),
+        "dev",
+        &format!("{}p", ss.veth),
+    ]));
+    let mut d = Driver::new(
+        ss.host_ip,
+        EndpointConfig::new(),
+        Arc::new(WiresharkKeyLog::default()),
+        21,
+    );
+    let (h, _) = up(&mut d, &ss, spoke_policy());
+    let out = ss.swanctl(&["--redirect", "--ike", "hub", "--gateway", &ip2.to_string()]);
+    let new_sa = {
+        let mut found = None;
+        d.run_until(Duration::from_secs(10), |e| {
+            if let Event::GatewayRedirect { sa, new_sa, to, .. } = e
+                && *sa == h
+                && *to == IpAddr::V4(ip2)
+            {
+                found = Some(*new_sa);
+                true
+            } else {
+                false
+            }
+        });
+        found.unwrap_or_else(|| panic!("no redirect ({out}): {:?}\n{}", d.events, ss.log()))
+    };
+    assert!(
+        d.run_until(Duration::from_secs(15), |e| matches!(
+            e,
+            Event::ChildSaInstalled { sa, .. } if *sa == new_sa
+        )),
+        "not up at the new gateway: {:?}\n{}",
+        d.events,
+        ss.log()
+    );
+    let remote = d.events.iter().find_map(|(_, e)| match e {
+        Event::IkeSaEstablished { sa, remote, .. } if *sa == new_sa => Some(remote.ip()),
+        _ => None,
+    });
+    assert_eq!(remote, Some(IpAddr::V4(ip2)));
+    d.run_until(Duration::from_secs(2), |_| false);
+    assert!(
+        d.has(|e| matches!(e, Event::IkeSaDeleted { sa, .. } if *sa == h)),
+        "old SA not deleted: {:?}",
+        d.events
+    );
+    // charon holds one IKE SA, the new one, at the second address.
+    let sas = ss.swanctl(&["--list-sas", "--raw"]);
+    assert_eq!(count(&sas, "state=ESTABLISHED"), 1, "{sas}");
+    assert!(sas.contains(&format!("local-host={ip2}")), "{sas}");
+    let log = ss.log();
+    assert!(
+        log.contains("N(REDIR_FROM)")
+            && log.contains(&format!("client got redirected from {}", ss.ns_ip)),
+        "no REDIRECTED_FROM seen:\n{log}"
+    );
+}
