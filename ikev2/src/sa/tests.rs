@@ -304,3 +304,110 @@ fn hub_window_accepts_out_of_order_and_replays_within_the_window() {
         "Established"
     );
 }
+
+/// Delivers every datagram `from` has queued to `to`; returns how many.
+fn deliver(
+    now: Instant,
+    from: &mut Endpoint<ChaCha20Rng>,
+    to: &mut Endpoint<ChaCha20Rng>,
+) -> usize {
+    let mut n = 0;
+    while let Some(t) = from.poll_transmit() {
+        let _ = to.handle_datagram(now, t.remote, t.local, &t.payload);
+        n += 1;
+    }
+    n
+}
+
+fn peer_rekey_min(e: &mut Endpoint<ChaCha20Rng>, h: SaHandle) -> Vec<u8> {
+    let SaState::Established(est) = &e.sa_mut(h).unwrap().state else {
+        panic!("not established")
+    };
+    est.peer_rekey
+        .as_ref()
+        .expect("collision seen")
+        .min_nonce
+        .clone()
+}
+
+/// RFC 7296 section 2.8.2, checked on the nonces themselves: the new IKE SA that survives
+/// is the one whose exchange did NOT carry the lowest of the four nonces.
+#[test]
+fn simultaneous_ike_rekey_keeps_the_sa_without_the_lowest_nonce() {
+    let mut seen = [false, false];
+    for seed in 0..16u64 {
+        let mut t = established();
+        let hh = t.hub.handles()[0];
+        // Different randomness per round for both ends.
+        for _ in 0..seed {
+            t.spoke.dpd(t.now, t.h).unwrap();
+            deliver(t.now, &mut t.spoke, &mut t.hub);
+            deliver(t.now, &mut t.hub, &mut t.spoke);
+        }
+        t.spoke.rekey_ike(t.now, t.h).unwrap();
+        t.hub.rekey_ike(t.now, hh).unwrap();
+        // Both requests cross: each end answers the other's while its own is out.
+        let (a, b) = (
+            t.spoke.poll_transmit().unwrap(),
+            t.hub.poll_transmit().unwrap(),
+        );
+        let _ = t.hub.handle_datagram(t.now, a.remote, a.local, &a.payload);
+        let _ = t
+            .spoke
+            .handle_datagram(t.now, b.remote, b.local, &b.payload);
+        // min(Ni, Nr) of the hub's exchange, as the spoke stored it, and of the spoke's.
+        let hub_exchange = peer_rekey_min(&mut t.spoke, t.h);
+        let spoke_exchange = peer_rekey_min(&mut t.hub, hh);
+        for _ in 0..4 {
+            deliver(t.now, &mut t.spoke, &mut t.hub);
+            deliver(t.now, &mut t.hub, &mut t.spoke);
+        }
+        let (s, h) = (t.spoke.sa_info(t.h).unwrap(), t.hub.sa_info(hh).unwrap());
+        assert_eq!((s.spi_i, s.spi_r), (h.spi_i, h.spi_r), "seed {seed}");
+        // The survivor was created by the exchange with the higher minimum.
+        let spoke_created_survivor = spoke_exchange > hub_exchange;
+        assert_eq!(s.initiator, spoke_created_survivor, "seed {seed}");
+        assert_eq!(h.initiator, !spoke_created_survivor, "seed {seed}");
+        seen[usize::from(spoke_created_survivor)] = true;
+        // Nothing is left of the old or the redundant SA on either end.
+        for (e, hd) in [(&mut t.spoke, t.h), (&mut t.hub, hh)] {
+            assert_eq!(e.sa_mut(hd).unwrap().our_spis().len(), 1, "seed {seed}");
+        }
+    }
+    assert_eq!(seen, [true, true], "both outcomes occur over the seeds");
+}
+
+/// The hub's rekey request is lost: only the hub sees the collision. The spoke finishes its
+/// own rekey and deletes the old SA; the hub takes that Delete as the end of the contest,
+/// adopts the spoke's SA and abandons its own request.
+#[test]
+fn ike_rekey_collision_seen_by_one_end_only() {
+    let mut t = established();
+    let hh = t.hub.handles()[0];
+    t.spoke.rekey_ike(t.now, t.h).unwrap();
+    t.hub.rekey_ike(t.now, hh).unwrap();
+    let a = t.spoke.poll_transmit().unwrap();
+    let _lost = t.hub.poll_transmit().unwrap();
+    let _ = t.hub.handle_datagram(t.now, a.remote, a.local, &a.payload);
+    for _ in 0..4 {
+        deliver(t.now, &mut t.hub, &mut t.spoke);
+        deliver(t.now, &mut t.spoke, &mut t.hub);
+    }
+    let (s, h) = (t.spoke.sa_info(t.h).unwrap(), t.hub.sa_info(hh).unwrap());
+    assert_eq!((s.spi_i, s.spi_r), (h.spi_i, h.spi_r));
+    assert!(s.initiator && !h.initiator);
+    assert_eq!(h.state, "Established");
+    // The hub's abandoned request is not retransmitted: after a long wait nothing is sent
+    // and both ends still agree (a DPD over the new SA is answered).
+    let later = t.now + std::time::Duration::from_secs(120);
+    t.hub.handle_timeout(later);
+    assert!(t.hub.poll_transmit().is_none());
+    t.spoke.dpd(later, t.h).unwrap();
+    assert_eq!(deliver(later, &mut t.spoke, &mut t.hub), 1);
+    assert_eq!(deliver(later, &mut t.hub, &mut t.spoke), 1);
+    assert_eq!(
+        t.spoke.stats().integrity_failures + t.hub.stats().integrity_failures,
+        0
+    );
+    assert_eq!(t.spoke.sa_info(t.h).unwrap().state, "Established");
+}
