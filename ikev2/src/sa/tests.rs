@@ -399,7 +399,7 @@ fn ike_rekey_collision_seen_by_one_end_only() {
     assert_eq!(h.state, "Established");
     // The hub's abandoned request is not retransmitted: after a long wait nothing is sent
     // and both ends still agree (a DPD over the new SA is answered).
-    let later = t.now + std::time::Duration::from_secs(120);
+    let later = t.now + Duration::from_secs(120);
     t.hub.handle_timeout(later);
     assert!(t.hub.poll_transmit().is_none());
     t.spoke.dpd(later, t.h).unwrap();
