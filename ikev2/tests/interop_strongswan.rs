@@ -67,10 +67,13 @@ impl StrongSwan {
         let ns = format!("ikev2ss{pid}-{n}");
         let veth = format!("ik{}x{n}", pid % 100_000);
         let peer_if = format!("{veth}p");
-        // One /24 per test inside 10.250.0.0/16: below 250 tests per process.
-        let third = u8::try_from((pid % 50) * 5 + n).unwrap_or(251);
-        let host_ip = Ipv4Addr::new(10, 250, third, 2);
-        let ns_ip = Ipv4Addr::new(10, 250, third, 1);
+        // One /29 per test inside 10.250.0.0/16: the third octet from the process, the fourth
+        // from the test (at most 32 tests per process; the old /24-per-test formula ran out
+        // of third octets for some process IDs once there were more than 10 tests).
+        let third = u8::try_from(pid % 256).unwrap_or(0);
+        let base = u8::try_from(n % 32).unwrap_or(0) * 8;
+        let host_ip = Ipv4Addr::new(10, 250, third, base + 2);
+        let ns_ip = Ipv4Addr::new(10, 250, third, base + 1);
         let dir = std::env::temp_dir().join(format!("ikev2-ss-{pid}-{n}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -87,10 +90,10 @@ impl StrongSwan {
             "link", "add", &veth, "type", "veth", "peer", "name", &peer_if,
         ]));
         run_ok(Command::new("ip").args(["link", "set", &peer_if, "netns", &ns]));
-        run_ok(Command::new("ip").args(["addr", "add", &format!("{host_ip}/24"), "dev", &veth]));
+        run_ok(Command::new("ip").args(["addr", "add", &format!("{host_ip}/29"), "dev", &veth]));
         run_ok(Command::new("ip").args(["link", "set", &veth, "up"]));
         for args in [
-            vec!["addr", "add", &format!("{ns_ip}/24"), "dev", &peer_if],
+            vec!["addr", "add", &format!("{ns_ip}/29"), "dev", &peer_if],
             vec!["link", "set", &peer_if, "up"],
             vec!["link", "set", "lo", "up"],
         ] {
@@ -1262,8 +1265,7 @@ fn cp_netmask_dns_and_subnets_from_a_strongswan_pool() {
 #[ignore = "needs root + strongswan"]
 fn strongswan_gateway_redirect_of_our_established_sa() {
     let ss = StrongSwan::start(&HUB_CONF.replace("local_addrs = @NSIP@", "local_addrs = %any"));
-    let octets = ss.ns_ip.octets();
-    let ip2 = Ipv4Addr::new(octets[0], octets[1], octets[2], 3);
+    let ip2 = Ipv4Addr::from(u32::from(ss.ns_ip) + 2);
     run_ok(Command::new("ip").args([
         "netns",
         "exec",
@@ -1271,7 +1273,7 @@ fn strongswan_gateway_redirect_of_our_established_sa() {
         "ip",
         "addr",
         "add",
-        &format!("{ip2}/24"),
+        &format!("{ip2}/29"),
         "dev",
         &format!("{}p", ss.veth),
     ]));
