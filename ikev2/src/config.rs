@@ -11,24 +11,132 @@ use crate::crypto::{DhGroup, EncrAlg, IkeKeys, IntegAlg, KeyMaterial, PrfAlg};
 use crate::error::ApiError;
 use crate::wire::{Identification, TrafficSelector};
 
-/// A pre-shared key. Zeroized on drop, redacted in `Debug`.
+/// A pre-shared key, possibly a different one per direction (IOS `pre-shared-key local X`
+/// / `pre-shared-key remote Y`; plain `pre-shared-key X` sets both). Our AUTH is computed
+/// with the local key, the peer's AUTH checked with the remote key. Zeroized on drop,
+/// redacted in `Debug`.
 #[derive(Clone)]
-pub struct Psk(Zeroizing<Vec<u8>>);
+pub struct Psk {
+    local: Zeroizing<Vec<u8>>,
+    remote: Zeroizing<Vec<u8>>,
+}
 
 impl Psk {
-    /// A PSK from bytes (for example `b"cisco"`).
+    /// One key for both directions (for example `b"cisco"`).
     pub fn new(key: &[u8]) -> Self {
-        Self(Zeroizing::new(key.to_vec()))
+        Self::pair(key, key)
     }
-    /// The key bytes.
+    /// Distinct keys: `local` signs our AUTH, `remote` checks the peer's.
+    pub fn pair(local: &[u8], remote: &[u8]) -> Self {
+        Self {
+            local: Zeroizing::new(local.to_vec()),
+            remote: Zeroizing::new(remote.to_vec()),
+        }
+    }
+    /// The local key (the one of [`Psk::new`]).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.local
+    }
+    /// The key that signs our AUTH payload.
+    pub fn local(&self) -> &[u8] {
+        &self.local
+    }
+    /// The key that checks the peer's AUTH payload.
+    pub fn remote(&self) -> &[u8] {
+        &self.remote
     }
 }
 
 impl fmt::Debug for Psk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Psk({} bytes, redacted)", self.0.len())
+        write!(
+            f,
+            "Psk(local {} bytes, remote {} bytes, redacted)",
+            self.local.len(),
+            self.remote.len()
+        )
+    }
+}
+
+/// What an initiator asks for in its CP(CFG_REQUEST) besides the address
+/// (`PeerConfig::request_address`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpRequest {
+    /// INTERNAL_IP4_NETMASK.
+    pub netmask: bool,
+    /// INTERNAL_IP4_DNS.
+    pub dns: bool,
+    /// INTERNAL_IP4_SUBNET (the networks behind the responder).
+    pub subnet: bool,
+    /// INTERNAL_IP6_ADDRESS.
+    pub ipv6: bool,
+}
+
+impl Default for CpRequest {
+    /// Netmask, DNS and subnets; no IPv6 address.
+    fn default() -> Self {
+        Self {
+            netmask: true,
+            dns: true,
+            subnet: true,
+            ipv6: false,
+        }
+    }
+}
+
+/// What a responder puts in its CP(CFG_REPLY) besides the pool address, for the
+/// attributes the initiator asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CpConfig {
+    /// INTERNAL_IP4_NETMASK of the assigned address (sent with an address only).
+    pub netmask: Option<Ipv4Addr>,
+    /// INTERNAL_IP4_DNS servers (`dns` in an IOS authorization policy).
+    pub dns: Vec<Ipv4Addr>,
+    /// INTERNAL_IP4_SUBNET: networks reachable through us, as (address, netmask).
+    pub subnets: Vec<(Ipv4Addr, Ipv4Addr)>,
+    /// INTERNAL_IP6_ADDRESS from this pool.
+    pub pool6: Option<AddressPool6>,
+}
+
+/// An inclusive IPv6 address range handed out by a responder, with the prefix length
+/// sent beside each address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressPool6 {
+    first: core::net::Ipv6Addr,
+    last: core::net::Ipv6Addr,
+    prefix_len: u8,
+}
+
+impl AddressPool6 {
+    /// A pool from `first` to `last` inclusive.
+    ///
+    /// # Errors
+    /// [`ApiError::Config`] when `last < first` or `prefix_len > 128`.
+    pub fn new(
+        first: core::net::Ipv6Addr,
+        last: core::net::Ipv6Addr,
+        prefix_len: u8,
+    ) -> Result<Self, ApiError> {
+        if last < first || prefix_len > 128 {
+            return Err(ApiError::Config("bad IPv6 pool"));
+        }
+        Ok(Self {
+            first,
+            last,
+            prefix_len,
+        })
+    }
+    /// First address.
+    pub fn first(&self) -> core::net::Ipv6Addr {
+        self.first
+    }
+    /// Last address.
+    pub fn last(&self) -> core::net::Ipv6Addr {
+        self.last
+    }
+    /// Prefix length sent with each address.
+    pub fn prefix_len(&self) -> u8 {
+        self.prefix_len
     }
 }
 
@@ -151,6 +259,49 @@ pub struct SaPolicy {
     /// Largest IKE message we send unfragmented once the peer announced
     /// IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383); None: never fragment.
     pub fragment_size: Option<usize>,
+    /// Responder: after authenticating a peer that supports redirects, this hook may name
+    /// another gateway; the IKE_AUTH response then carries REDIRECT instead of a Child SA
+    /// (RFC 5685 section 6). None: never.
+    pub auth_redirect: Option<AuthRedirect>,
+    /// How many requests of the peer we accept outstanding at once (RFC 7296 section 2.3;
+    /// 1 to 32). Above 1 it is announced with SET_WINDOW_SIZE in IKE_AUTH and we keep that
+    /// many responses for retransmissions.
+    pub window_size: u32,
+    /// Initiator: the CP attributes asked for besides the address.
+    pub cp_request: CpRequest,
+    /// Responder: the CP attributes handed out besides the pool address.
+    pub cp: CpConfig,
+}
+
+/// The responder's redirect decision in IKE_AUTH (RFC 5685 section 6): given the
+/// authenticated peer identity and its IKE address, the gateway to send it to, if any.
+#[derive(Clone)]
+pub struct AuthRedirect(Arc<RedirectFn>);
+
+/// The closure behind an [`AuthRedirect`].
+type RedirectFn = dyn Fn(&Identification, SocketAddr) -> Option<core::net::IpAddr> + Send + Sync;
+
+impl AuthRedirect {
+    /// A hook from a closure.
+    pub fn new(
+        f: impl Fn(&Identification, SocketAddr) -> Option<core::net::IpAddr> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(f))
+    }
+    /// Redirects the peers whose identity is in `table` to the gateway beside it.
+    pub fn by_identity(table: Vec<(Identification, core::net::IpAddr)>) -> Self {
+        Self::new(move |id, _| table.iter().find(|(i, _)| i == id).map(|(_, gw)| *gw))
+    }
+    /// The decision for one peer.
+    pub fn decide(&self, peer: &Identification, remote: SocketAddr) -> Option<core::net::IpAddr> {
+        (self.0)(peer, remote)
+    }
+}
+
+impl fmt::Debug for AuthRedirect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuthRedirect(..)")
+    }
 }
 
 impl SaPolicy {
@@ -178,6 +329,10 @@ impl SaPolicy {
             retransmit: RetransmitConfig::default(),
             nat_keepalive: Duration::from_secs(20),
             fragment_size: Some(1280),
+            auth_redirect: None,
+            window_size: 1,
+            cp_request: CpRequest::default(),
+            cp: CpConfig::default(),
         }
     }
 
@@ -187,6 +342,9 @@ impl SaPolicy {
     /// [`ApiError::Config`] when a proposal list is empty or an AEAD suite has an
     /// integrity algorithm (or a CBC suite none).
     pub fn validate(&self) -> Result<(), ApiError> {
+        if !(1..=32).contains(&self.window_size) {
+            return Err(ApiError::Config("window size outside 1..=32"));
+        }
         if self.ike_proposals.is_empty() {
             return Err(ApiError::Config("no IKE proposal"));
         }

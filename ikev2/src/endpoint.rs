@@ -61,6 +61,10 @@ pub struct Stats {
     pub redirects_sent: u64,
     /// Retransmitted IKE_SA_INIT requests answered from the half-open SA.
     pub init_replays: u64,
+    /// IKE_SA_INIT requests dropped because they belong to an SA already past
+    /// IKE_SA_INIT: its SPIs, or a late copy of the request that created it (also counted
+    /// in `out_of_window`).
+    pub init_for_established: u64,
     /// Exchanges that failed.
     pub exchange_failures: u64,
     /// Transmits dropped because the queue was full.
@@ -102,6 +106,8 @@ pub(crate) struct Pool {
     range: Option<AddressPool>,
     used: BTreeMap<Ipv4Addr, SaHandle>,
     by_sa: BTreeMap<SaHandle, Ipv4Addr>,
+    used6: BTreeMap<core::net::Ipv6Addr, SaHandle>,
+    by_sa6: BTreeMap<SaHandle, core::net::Ipv6Addr>,
 }
 
 impl Pool {
@@ -124,9 +130,32 @@ impl Pool {
         Some(a)
     }
 
+    /// The lowest free address of `range` (IPv6 pools are large: only as many addresses
+    /// as are in use, plus one, are looked at).
+    pub(crate) fn allocate6(
+        &mut self,
+        sa: SaHandle,
+        range: &crate::config::AddressPool6,
+    ) -> Option<core::net::Ipv6Addr> {
+        if let Some(a) = self.by_sa6.get(&sa) {
+            return Some(*a);
+        }
+        let (first, last) = (u128::from(range.first()), u128::from(range.last()));
+        let span = u128::try_from(self.used6.len()).ok()?.saturating_add(1);
+        let a = (first..=last.min(first.saturating_add(span)))
+            .map(core::net::Ipv6Addr::from)
+            .find(|a| !self.used6.contains_key(a))?;
+        self.used6.insert(a, sa);
+        self.by_sa6.insert(sa, a);
+        Some(a)
+    }
+
     pub(crate) fn release(&mut self, sa: SaHandle) {
         if let Some(a) = self.by_sa.remove(&sa) {
             self.used.remove(&a);
+        }
+        if let Some(a) = self.by_sa6.remove(&sa) {
+            self.used6.remove(&a);
         }
     }
 
@@ -168,6 +197,10 @@ pub struct Endpoint<R> {
     spis_of: BTreeMap<SaHandle, Vec<u64>>,
     half_open: BTreeMap<(SocketAddr, u64), SaHandle>,
     half_open_of: BTreeMap<SaHandle, (SocketAddr, u64)>,
+    /// (peer address, SPIi) of the IKE_SA_INIT request that created each responder SA,
+    /// kept while the SA lives so that late copies of it create nothing.
+    init_key_of: BTreeMap<SaHandle, (SocketAddr, u64)>,
+    init_keys: BTreeMap<(SocketAddr, u64), SaHandle>,
     timers: BTreeSet<(Instant, SaHandle)>,
     timer_of: BTreeMap<SaHandle, Instant>,
     pool: Pool,
@@ -197,6 +230,8 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
             spis_of: BTreeMap::new(),
             half_open: BTreeMap::new(),
             half_open_of: BTreeMap::new(),
+            init_key_of: BTreeMap::new(),
+            init_keys: BTreeMap::new(),
             timers: BTreeSet::new(),
             timer_of: BTreeMap::new(),
             pool,
@@ -280,10 +315,52 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         };
         let handle = *self.by_spi.get(&ours).ok_or(InputError::UnknownSa)?;
         let sa = self.sas.get_mut(&handle).ok_or(InputError::UnknownSa)?;
+        if h.exchange == ExchangeType::IKE_SA_INIT && !sa.is_pre_auth_initiator() {
+            // IKE_SA_INIT has message ID 0 and is over once the SA has keys: a copy
+            // carrying its SPIs is stale or forged (RFC 7296 section 2.2).
+            self.stats.init_for_established += 1;
+            return Err(InputError::OutOfWindow);
+        }
         let mut ctx = ctx!(self);
         let r = sa.handle(now, &mut ctx, ike, &msg, local, remote);
+        let redirect = sa
+            .gateway_redirect
+            .take()
+            .and_then(|(from, to)| sa.redirect_config(to).map(|pc| (from, to, pc)));
         self.settle(handle);
+        if let Some((from, to, pc)) = redirect {
+            self.follow_gateway_redirect(now, handle, from, to, pc);
+        }
         r
+    }
+
+    /// RFC 5685 section 5: the gateway of `old` sent us to `to`; connect there.
+    fn follow_gateway_redirect(
+        &mut self,
+        now: Instant,
+        old: SaHandle,
+        from: core::net::IpAddr,
+        to: core::net::IpAddr,
+        pc: PeerConfig,
+    ) {
+        let handle = self.new_handle();
+        let mut ctx = ctx!(self);
+        match Sa::connect(handle, pc, now, &mut ctx, Some(from)) {
+            Ok(sa) => {
+                self.sas.insert(handle, sa);
+                self.out.event(Event::GatewayRedirect {
+                    sa: old,
+                    new_sa: handle,
+                    from,
+                    to,
+                });
+                self.settle(handle);
+            }
+            Err(e) => self.out.event(Event::IkeSaFailed {
+                sa: handle,
+                reason: e,
+            }),
+        }
     }
 
     /// RFC 7296 section 2.5: an IKE_SA_INIT request with an unknown critical payload or a
@@ -378,6 +455,11 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
             });
             self.stats.init_replays += 1;
             return Ok(());
+        }
+        if self.init_keys.contains_key(&(remote, spi_i)) {
+            // A late copy of the request of an SA that is past IKE_SA_INIT.
+            self.stats.init_for_established += 1;
+            return Err(InputError::OutOfWindow);
         }
         if self.half_open.len() >= self.config.half_open_limit {
             return Err(InputError::HalfOpenLimit);
@@ -485,6 +567,8 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         self.sas.insert(handle, sa);
         self.half_open.insert((remote, spi_i), handle);
         self.half_open_of.insert(handle, (remote, spi_i));
+        self.init_keys.insert((remote, spi_i), handle);
+        self.init_key_of.insert(handle, (remote, spi_i));
         self.settle(handle);
         Ok(())
     }
@@ -521,6 +605,9 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
             self.by_spi.insert(*s, handle);
         }
         if closed {
+            if let Some(k) = self.init_key_of.remove(&handle) {
+                self.init_keys.remove(&k);
+            }
             self.sas.remove(&handle);
             self.pool.release(handle);
             return;
@@ -575,7 +662,7 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         peer.policy.validate()?;
         let handle = self.new_handle();
         let mut ctx = ctx!(self);
-        let sa = Sa::connect(handle, peer, now, &mut ctx)
+        let sa = Sa::connect(handle, peer, now, &mut ctx, None)
             .map_err(|_| ApiError::Config("cannot build IKE_SA_INIT"))?;
         self.sas.insert(handle, sa);
         self.settle(handle);
@@ -628,6 +715,26 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         spi_in: u32,
     ) -> Result<(), ApiError> {
         self.command(now, handle, Req::RekeyChild(spi_in))
+    }
+
+    /// Gateway: asks the peer of an established SA we responded to, which announced
+    /// redirect support, to move to the gateway `to` (RFC 5685 section 5: an INFORMATIONAL
+    /// with REDIRECT). The peer then deletes this SA.
+    ///
+    /// # Errors
+    /// [`ApiError::UnknownHandle`]; [`ApiError::WrongState`] when the SA is not established,
+    /// was initiated by us, or the peer did not announce redirect support.
+    pub fn redirect(
+        &mut self,
+        now: Instant,
+        handle: SaHandle,
+        to: core::net::IpAddr,
+    ) -> Result<(), ApiError> {
+        let sa = self.sas.get(&handle).ok_or(ApiError::UnknownHandle)?;
+        if sa.connected_by_us || !sa.peer_redirect || sa.established().is_none() {
+            return Err(ApiError::WrongState);
+        }
+        self.command(now, handle, Req::Redirect(to))
     }
 
     /// Rekeys the IKE SA (CREATE_CHILD_SA with a new KE).

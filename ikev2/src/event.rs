@@ -1,6 +1,6 @@
 //! What the engine tells its caller: [`Event`], [`Transmit`], [`ChildSaKeys`].
 
-use core::net::{Ipv4Addr, SocketAddr};
+use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::config::Mode;
 use crate::crypto::{EncrAlg, IntegAlg, KeyMaterial};
@@ -42,6 +42,22 @@ pub struct ChildSaKeys {
     pub integ_out: KeyMaterial,
 }
 
+/// The attributes of a CP(CFG_REPLY) (RFC 7296 section 3.15.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InternalConfig {
+    /// INTERNAL_IP4_ADDRESS.
+    pub address: Option<Ipv4Addr>,
+    /// INTERNAL_IP4_NETMASK.
+    pub netmask: Option<Ipv4Addr>,
+    /// INTERNAL_IP4_DNS, in order.
+    pub dns: Vec<Ipv4Addr>,
+    /// INTERNAL_IP4_SUBNET, as (address, netmask).
+    pub subnets: Vec<(Ipv4Addr, Ipv4Addr)>,
+    /// INTERNAL_IP6_ADDRESS and its prefix length.
+    pub address6: Option<(Ipv6Addr, u8)>,
+}
+
 /// Why an IKE SA went away.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -74,6 +90,9 @@ pub enum Event {
         assigned_address: Option<Ipv4Addr>,
         /// True when a NAT was detected (ESP must be UDP-encapsulated on the NAT-T port).
         nat_detected: bool,
+        /// Initiator: the configuration the peer sent in CP(CFG_REPLY); responder: the one
+        /// we sent.
+        internal: InternalConfig,
     },
     /// A Child SA is ready: install it in the ESP layer.
     ChildSaInstalled {
@@ -135,13 +154,37 @@ pub enum Event {
         /// Why.
         reason: Error,
     },
-    /// The responder redirected us (RFC 5685); the SA now talks to `to`.
+    /// The responder redirected us in IKE_SA_INIT or IKE_AUTH (RFC 5685 sections 4.2 and 6);
+    /// the SA starts again with `to` (same handle).
     Redirected {
         /// The SA.
         sa: SaHandle,
         /// The gateway that redirected.
         from: core::net::IpAddr,
         /// The new gateway.
+        to: core::net::IpAddr,
+    },
+    /// The gateway of an established SA asked us to move to another gateway (RFC 5685
+    /// section 5): `new_sa` is connecting to `to` (its IKE_SA_INIT carries REDIRECTED_FROM)
+    /// and `sa` is being deleted.
+    GatewayRedirect {
+        /// The SA with the old gateway.
+        sa: SaHandle,
+        /// The SA being set up with the new gateway.
+        new_sa: SaHandle,
+        /// The old gateway.
+        from: core::net::IpAddr,
+        /// The new gateway.
+        to: core::net::IpAddr,
+    },
+    /// Responder: we redirected an authenticated peer in IKE_AUTH (RFC 5685 section 6); the
+    /// SA is dropped (no Child SA, no pool address).
+    RedirectSent {
+        /// The SA.
+        sa: SaHandle,
+        /// The peer's identity.
+        peer_id: Identification,
+        /// The gateway we sent it to.
         to: core::net::IpAddr,
     },
     /// The retransmission budget was spent (DPD or another request): the SA is gone.

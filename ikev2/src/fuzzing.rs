@@ -170,3 +170,8 @@ impl SkHarness {
         !self.hub.handles().is_empty()
     }
 }
+
+/// How an initiator reads a CP(CFG_REPLY) into the event's [`crate::InternalConfig`].
+pub fn read_cp_reply(c: &crate::wire::Configuration) -> crate::InternalConfig {
+    crate::sa::fsm::read_cp_reply(c)
+}

@@ -93,9 +93,10 @@ mod sa;
 pub mod wire;
 
 pub use config::{
-    AddressPool, DpdConfig, EndpointConfig, EspSuite, IkeSuite, KeyLog, Mode, NoKeyLog, PeerConfig,
-    Psk, ResponderConfig, RetransmitConfig, SaPolicy,
+    AddressPool, AddressPool6, AuthRedirect, CpConfig, CpRequest, DpdConfig, EndpointConfig,
+    EspSuite, IkeSuite, KeyLog, Mode, NoKeyLog, PeerConfig, Psk, ResponderConfig, RetransmitConfig,
+    SaPolicy,
 };
 pub use endpoint::{Endpoint, SaInfo, Stats};
 pub use error::{ApiError, Error, InputError, WireError};
-pub use event::{ChildSaKeys, DeleteReason, Event, SaHandle, Transmit};
+pub use event::{ChildSaKeys, DeleteReason, Event, InternalConfig, SaHandle, Transmit};

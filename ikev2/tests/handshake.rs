@@ -168,6 +168,22 @@ fn wrong_psk_fails_cleanly_on_both_sides() {
     assert!(!p.a_has(|e| matches!(e, Event::ChildSaInstalled { .. })));
     assert_eq!(p.b.pool_in_use(), 0);
     assert!(p.a.handles().is_empty() && p.b.handles().is_empty());
+    // RFC 7296 section 2.21.2: the responder answered IKE_AUTH (with AUTHENTICATION_FAILED,
+    // the only thing the initiator can turn into this reason), so the initiator failed at
+    // once rather than after its retransmission budget: 4 datagrams, the failure within one
+    // round trip of the IKE_AUTH request.
+    assert_eq!(p.transcript.len(), 4, "no retransmission");
+    assert!(
+        !p.transcript[3].1,
+        "the 4th datagram is the responder's answer"
+    );
+    let (t_fail, _) = p
+        .events_a
+        .iter()
+        .find(|(_, e)| matches!(e, Event::IkeSaFailed { .. }))
+        .unwrap();
+    assert!(*t_fail < Duration::from_millis(100), "{t_fail:?}");
+    assert_eq!(p.b.half_open(), 0, "the half-made SA is dropped");
 }
 
 #[test]

@@ -67,10 +67,13 @@ impl StrongSwan {
         let ns = format!("ikev2ss{pid}-{n}");
         let veth = format!("ik{}x{n}", pid % 100_000);
         let peer_if = format!("{veth}p");
-        // One /24 per test inside 10.250.0.0/16: below 250 tests per process.
-        let third = u8::try_from((pid % 50) * 5 + n).unwrap_or(251);
-        let host_ip = Ipv4Addr::new(10, 250, third, 2);
-        let ns_ip = Ipv4Addr::new(10, 250, third, 1);
+        // One /29 per test inside 10.250.0.0/16: the third octet from the process, the fourth
+        // from the test (at most 32 tests per process; the old /24-per-test formula ran out
+        // of third octets for some process IDs once there were more than 10 tests).
+        let third = u8::try_from(pid % 256).unwrap_or(0);
+        let base = u8::try_from(n % 32).unwrap_or(0) * 8;
+        let host_ip = Ipv4Addr::new(10, 250, third, base + 2);
+        let ns_ip = Ipv4Addr::new(10, 250, third, base + 1);
         let dir = std::env::temp_dir().join(format!("ikev2-ss-{pid}-{n}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -87,10 +90,10 @@ impl StrongSwan {
             "link", "add", &veth, "type", "veth", "peer", "name", &peer_if,
         ]));
         run_ok(Command::new("ip").args(["link", "set", &peer_if, "netns", &ns]));
-        run_ok(Command::new("ip").args(["addr", "add", &format!("{host_ip}/24"), "dev", &veth]));
+        run_ok(Command::new("ip").args(["addr", "add", &format!("{host_ip}/29"), "dev", &veth]));
         run_ok(Command::new("ip").args(["link", "set", &veth, "up"]));
         for args in [
-            vec!["addr", "add", &format!("{ns_ip}/24"), "dev", &peer_if],
+            vec!["addr", "add", &format!("{ns_ip}/29"), "dev", &peer_if],
             vec!["link", "set", &peer_if, "up"],
             vec!["link", "set", "lo", "up"],
         ] {
@@ -1203,4 +1206,128 @@ fn fragmented_ike_auth_with_strongswan() {
     d.ep.dpd(Instant::now(), h).unwrap();
     d.run_until(Duration::from_millis(800), |_| false);
     assert!(count(&ss.log(), "generating INFORMATIONAL response") > before);
+}
+
+#[test]
+#[ignore = "needs root + strongswan"]
+fn cp_netmask_dns_and_subnets_from_a_strongswan_pool() {
+    let conf = HUB_CONF.replace(
+        "    addrs = 10.1.1.100-10.1.1.175\n",
+        "    addrs = 10.1.1.100-10.1.1.175\n    dns = 10.1.1.53, 10.1.2.53\n    netmask = 255.255.255.0\n    subnet = 10.0.0.0/8, 172.16.0.0/12\n",
+    );
+    let ss = StrongSwan::start(&conf);
+    let mut d = Driver::new(
+        ss.host_ip,
+        EndpointConfig::new(),
+        Arc::new(WiresharkKeyLog::default()),
+        20,
+    );
+    up(&mut d, &ss, spoke_policy());
+    let internal = d
+        .events
+        .iter()
+        .find_map(|(_, e)| match e {
+            Event::IkeSaEstablished { internal, .. } => Some(internal.clone()),
+            _ => None,
+        })
+        .expect("established");
+    assert_eq!(
+        internal.address,
+        Some(Ipv4Addr::new(10, 1, 1, 100)),
+        "{internal:?}\n{}",
+        ss.log()
+    );
+    assert_eq!(
+        internal.dns,
+        vec![Ipv4Addr::new(10, 1, 1, 53), Ipv4Addr::new(10, 1, 2, 53)],
+        "{internal:?}\n{}",
+        ss.log()
+    );
+    assert_eq!(
+        internal.netmask,
+        Some(Ipv4Addr::new(255, 255, 255, 0)),
+        "{internal:?}"
+    );
+    assert_eq!(
+        internal.subnets,
+        vec![
+            (Ipv4Addr::new(10, 0, 0, 0), Ipv4Addr::new(255, 0, 0, 0)),
+            (Ipv4Addr::new(172, 16, 0, 0), Ipv4Addr::new(255, 240, 0, 0)),
+        ],
+        "{internal:?}"
+    );
+}
+
+/// RFC 5685 section 5: `swanctl --redirect` moves our established initiator to another
+/// address of the same charon; we acknowledge, delete the old SA and come up there with
+/// REDIRECTED_FROM.
+#[test]
+#[ignore = "needs root + strongswan"]
+fn strongswan_gateway_redirect_of_our_established_sa() {
+    let ss = StrongSwan::start(&HUB_CONF.replace("local_addrs = @NSIP@", "local_addrs = %any"));
+    let ip2 = Ipv4Addr::from(u32::from(ss.ns_ip) + 2);
+    run_ok(Command::new("ip").args([
+        "netns",
+        "exec",
+        &ss.ns,
+        "ip",
+        "addr",
+        "add",
+        &format!("{ip2}/29"),
+        "dev",
+        &format!("{}p", ss.veth),
+    ]));
+    let mut d = Driver::new(
+        ss.host_ip,
+        EndpointConfig::new(),
+        Arc::new(WiresharkKeyLog::default()),
+        21,
+    );
+    let (h, _) = up(&mut d, &ss, spoke_policy());
+    let out = ss.swanctl(&["--redirect", "--ike", "hub", "--gateway", &ip2.to_string()]);
+    let new_sa = {
+        let mut found = None;
+        d.run_until(Duration::from_secs(10), |e| {
+            if let Event::GatewayRedirect { sa, new_sa, to, .. } = e
+                && *sa == h
+                && *to == IpAddr::V4(ip2)
+            {
+                found = Some(*new_sa);
+                true
+            } else {
+                false
+            }
+        });
+        found.unwrap_or_else(|| panic!("no redirect ({out}): {:?}\n{}", d.events, ss.log()))
+    };
+    assert!(
+        d.run_until(Duration::from_secs(15), |e| matches!(
+            e,
+            Event::ChildSaInstalled { sa, .. } if *sa == new_sa
+        )),
+        "not up at the new gateway: {:?}\n{}",
+        d.events,
+        ss.log()
+    );
+    let remote = d.events.iter().find_map(|(_, e)| match e {
+        Event::IkeSaEstablished { sa, remote, .. } if *sa == new_sa => Some(remote.ip()),
+        _ => None,
+    });
+    assert_eq!(remote, Some(IpAddr::V4(ip2)));
+    d.run_until(Duration::from_secs(2), |_| false);
+    assert!(
+        d.has(|e| matches!(e, Event::IkeSaDeleted { sa, .. } if *sa == h)),
+        "old SA not deleted: {:?}",
+        d.events
+    );
+    // charon holds one IKE SA, the new one, at the second address.
+    let sas = ss.swanctl(&["--list-sas", "--raw"]);
+    assert_eq!(count(&sas, "state=ESTABLISHED"), 1, "{sas}");
+    assert!(sas.contains(&format!("local-host={ip2}")), "{sas}");
+    let log = ss.log();
+    assert!(
+        log.contains("N(REDIR_FROM)")
+            && log.contains(&format!("client got redirected from {}", ss.ns_ip)),
+        "no REDIRECTED_FROM seen:\n{log}"
+    );
 }

@@ -197,22 +197,75 @@ fn simultaneous_child_rekey_leaves_one_child() {
     }
 }
 
+/// Requests of `exchange` in the transcript since datagram `from` (header byte 18 is the
+/// exchange type, byte 19 the flags with 0x20 for a response).
+fn requests(p: &Pair, from: usize, exchange: u8) -> usize {
+    p.transcript[from..]
+        .iter()
+        .filter(|(_, _, b)| b[18] == exchange && b[19] & 0x20 == 0)
+        .count()
+}
+
 #[test]
-fn simultaneous_ike_rekey_resolves_after_random_retry() {
-    let mut p = Pair::new(41, responder_config(hub_policy()));
-    let (ha, hb) = up(&mut p, spoke_policy());
-    p.a.rekey_ike(p.now, ha).unwrap();
-    p.b.rekey_ike(p.now, hb).unwrap();
-    p.run_for(Duration::from_secs(30));
-    let (ia, ib) = (p.a.sa_info(ha).unwrap(), p.b.sa_info(hb).unwrap());
-    assert_eq!((ia.spi_i, ia.spi_r), (ib.spi_i, ib.spi_r));
-    assert!(p.a_has(|e| matches!(e, Event::IkeSaRekeyed { .. })));
-    assert!(!p.a_has(|e| matches!(e, Event::PeerDead { .. } | Event::IkeSaDeleted { .. })));
-    p.a.dpd(p.now, ha).unwrap();
-    p.settle();
-    assert_eq!(
-        p.a.stats().integrity_failures + p.b.stats().integrity_failures,
-        0
-    );
-    check_pairs(&p);
+fn simultaneous_ike_rekey_is_settled_by_nonces() {
+    let mut a_won = 0;
+    let mut b_won = 0;
+    for seed in 41..53 {
+        let mut p = Pair::new(seed, responder_config(hub_policy()));
+        let (ha, hb) = up(&mut p, spoke_policy());
+        let before = p.a.sa_info(ha).unwrap();
+        let children = before.children.clone();
+        let start = p.transcript.len();
+        p.a.rekey_ike(p.now, ha).unwrap();
+        p.b.rekey_ike(p.now, hb).unwrap();
+        p.settle();
+        let (ia, ib) = (p.a.sa_info(ha).unwrap(), p.b.sa_info(hb).unwrap());
+        // One new IKE SA on both ends, with the same SPIs, replacing the old one.
+        assert_eq!((ia.spi_i, ia.spi_r), (ib.spi_i, ib.spi_r), "seed {seed}");
+        assert_ne!((ia.spi_i, ia.spi_r), (before.spi_i, before.spi_r));
+        assert_ne!(ia.initiator, ib.initiator, "seed {seed}");
+        if ia.initiator {
+            a_won += 1;
+        } else {
+            b_won += 1;
+        }
+        for ev in [&p.events_a, &p.events_b] {
+            let n = ev
+                .iter()
+                .filter(|(_, e)| matches!(e, Event::IkeSaRekeyed { .. }))
+                .count();
+            assert_eq!(n, 1, "seed {seed}: one switch per end");
+            assert!(!ev.iter().any(|(_, e)| matches!(
+                e,
+                Event::PeerDead { .. } | Event::IkeSaDeleted { .. } | Event::ChildSaDeleted { .. }
+            )));
+        }
+        // No refusal and retry: two CREATE_CHILD_SA requests (one per end), and two
+        // Deletes (the redundant new SA, by its creator; the old SA, by the survivor's).
+        assert_eq!(requests(&p, start, 36), 2, "seed {seed}");
+        assert_eq!(requests(&p, start, 37), 2, "seed {seed}");
+        assert_eq!(p.a.sa_info(ha).unwrap().children, children);
+        // The survivor carries traffic: a DPD and a Child rekey over it, both ways.
+        p.a.dpd(p.now, ha).unwrap();
+        p.b.dpd(p.now, hb).unwrap();
+        p.settle();
+        let old = p.a.sa_info(ha).unwrap().children[0].0;
+        p.a.rekey_child(p.now, ha, old).unwrap();
+        p.settle();
+        check_pairs(&p);
+        assert_eq!(
+            p.a.stats().integrity_failures + p.b.stats().integrity_failures,
+            0,
+            "seed {seed}"
+        );
+        assert!(!p.a_has(|e| matches!(e, Event::PeerDead { .. } | Event::IkeSaDeleted { .. })));
+        assert_eq!(p.a.stats().unknown_sa + p.b.stats().unknown_sa, 0);
+        // The old and the redundant IKE SA are gone on both ends: after the lifetime of
+        // any retransmission nothing more is sent.
+        let n = p.transcript.len();
+        p.run_for(Duration::from_secs(60));
+        assert_eq!(p.transcript.len(), n, "seed {seed}: traffic after settling");
+    }
+    // The winner is chosen by the nonces, not by role: both ends win sometimes.
+    assert!(a_won > 0 && b_won > 0, "a won {a_won}, b won {b_won}");
 }

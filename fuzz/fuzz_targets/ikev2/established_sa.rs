@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
-use ikev2::SaHandle;
 use ikev2::crypto::SkCipher;
 use ikev2::wire::{self, Encrypted, ExchangeType, Flags, Header, Message, Payload, PayloadType};
+use ikev2::{InputError, SaHandle};
 use libfuzzer_sys::fuzz_target;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -132,16 +132,19 @@ fuzz_target!(|reqs: Vec<Request>| {
         let fails = target.stats().integrity_failures;
         let res = target.handle_datagram(now, local, from, &d);
         if r.corrupt_icv.is_some() {
-            // Found by this target (reported): a request outside the window (a message ID
-            // the fuzzer chose) or an IKE_SA_INIT request carrying the SA's SPIs is dropped
-            // with `Ok(())` before any ICV check, and not counted. It changes nothing (checked
-            // below), so only those may return Ok here.
-            let init = header.exchange == ExchangeType::IKE_SA_INIT;
+            // Found by this target (reported, fixed): an IKE_SA_INIT request carrying the
+            // SA's SPIs was dropped with `Ok(())` and not counted; it is now an error.
             assert!(
-                res.is_err() || init || r.message_id.is_some(),
+                res.is_err() || r.message_id.is_some(),
                 "a corrupted ICV was accepted: {res:?}"
             );
-            if r.message_id.is_none() && !r.response && !r.from_elsewhere {
+            let init = header.exchange == ExchangeType::IKE_SA_INIT;
+            if init {
+                assert!(
+                    matches!(res, Err(InputError::OutOfWindow | InputError::UnknownSa)),
+                    "IKE_SA_INIT in an SA: {res:?}"
+                );
+            } else if r.message_id.is_none() && !r.response && !r.from_elsewhere {
                 // In the window, so the ICV is what rejects it.
                 let got = target.stats().integrity_failures;
                 assert_eq!(got, fails + 1, "bad ICV not counted: {res:?}");

@@ -201,12 +201,13 @@ pub(crate) struct Child {
 
 /// The outstanding request and its retransmission schedule (RFC 7296 section 2.1).
 struct Retx {
-    mid: u32,
     bytes: Vec<Vec<u8>>,
     tries: u32,
     timeout: Duration,
     /// DPD retransmits at a fixed interval (IOS `dpd <interval> <retry>`).
     fixed: bool,
+    /// When to send it again.
+    at: Instant,
 }
 
 /// The request we are waiting an answer for, in an established SA.
@@ -228,6 +229,7 @@ enum Pending {
         dh: DhSecret,
         restarts: u8,
     },
+    Redirect,
 }
 
 /// A request we want to send once the window is free.
@@ -238,6 +240,8 @@ pub(crate) enum Req {
     DeleteChild(u32),
     RekeyChild(u32),
     RekeyIke,
+    /// Gateway: move the peer to another gateway (RFC 5685 section 5).
+    Redirect(core::net::IpAddr),
 }
 
 /// Initiator: IKE_SA_INIT sent.
@@ -287,6 +291,8 @@ enum After {
         spi_r: u64,
         core: IkeCore,
     },
+    /// The peer deleted the IKE SA after rekeying it while our rekey was outstanding.
+    AdoptPeerRekey,
 }
 
 /// An established IKE SA.
@@ -295,15 +301,22 @@ pub(crate) struct Established {
     pub(crate) peer_id: Identification,
     pub(crate) children: Vec<Child>,
     mid_out: u32,
-    mid_in: u32,
-    last_resp: Option<(u32, Vec<Vec<u8>>)>,
-    pending: Option<(u32, Pending)>,
+    /// The peer's requests: accepted message IDs and kept responses.
+    inw: window::InWindow,
+    /// Our outstanding requests by message ID.
+    pending: std::collections::BTreeMap<u32, Pending>,
+    /// How many requests the peer accepts outstanding (its SET_WINDOW_SIZE, else 1).
+    peer_window: u32,
     queue: VecDeque<Req>,
     pub(crate) assigned: Option<Ipv4Addr>,
     last_rx: Instant,
     traffic_sent: Option<Instant>,
     traffic_rx: Option<Instant>,
-    old: Option<OldIke>,
+    /// IKE SAs being replaced or found redundant after a rekey, kept until deleted.
+    old: Vec<OldIke>,
+    /// The IKE SA the peer created by rekeying while our own IKE rekey was outstanding
+    /// (RFC 7296 section 2.8.2); settled when ours ends.
+    peer_rekey: Option<rekey::PeerIkeRekey>,
     ike_created: Instant,
 }
 
@@ -336,7 +349,8 @@ pub(crate) struct Sa {
     /// Set when the peer sent INITIAL_CONTACT; the endpoint acts on it.
     pub(crate) got_initial_contact: bool,
     pub(crate) state: SaState,
-    retx: Option<Retx>,
+    /// Outstanding requests by message ID, for retransmission.
+    retx: std::collections::BTreeMap<u32, Retx>,
     timers: TimerTable,
     pub(crate) nat_local: bool,
     pub(crate) nat_remote: bool,
@@ -346,6 +360,15 @@ pub(crate) struct Sa {
     frags: Option<Frags>,
     /// A reassembled inner chain for the handler that runs next.
     reassembled: Option<Vec<Payload>>,
+    /// Responder: the peer announced REDIRECT_SUPPORTED or REDIRECTED_FROM (RFC 5685).
+    pub(crate) peer_redirect: bool,
+    /// Initiator: redirects followed so far (bounded like the other restarts).
+    redirects: u8,
+    /// Initiator: our address and the peer's port at connect (a redirect starts over there).
+    origin: (SocketAddr, u16),
+    /// Initiator: the gateway of this established SA sent us to another one (from, to);
+    /// the endpoint connects there.
+    pub(crate) gateway_redirect: Option<(core::net::IpAddr, core::net::IpAddr)>,
 }
 
 /// SKF fragments of one message (RFC 7383 section 2.6).
@@ -355,6 +378,48 @@ struct Frags {
     total: u16,
     first: PayloadType,
     parts: std::collections::BTreeMap<u16, zeroize::Zeroizing<Vec<u8>>>,
+}
+
+#[path = "cp.rs"]
+mod cp;
+
+/// For the fuzzing harness: how an initiator reads a CP payload.
+#[cfg(fuzzing)]
+pub(crate) fn read_cp_reply(c: &Configuration) -> crate::event::InternalConfig {
+    cp::read_reply(Some(c))
+}
+#[path = "redirect.rs"]
+mod redirect;
+#[path = "rekey.rs"]
+mod rekey;
+#[path = "window.rs"]
+mod window;
+
+/// The peer's SET_WINDOW_SIZE in an IKE_AUTH message (RFC 7296 section 2.3), else 1.
+fn peer_window_of(p: &[Payload]) -> u32 {
+    find_notify(p, NotifyType::SET_WINDOW_SIZE)
+        .and_then(|n| window::window_value(&n.data))
+        .unwrap_or(1)
+}
+
+/// Our SET_WINDOW_SIZE, when we accept more than one request at a time.
+fn window_notify(size: u32) -> Option<Payload> {
+    (size > 1).then(|| {
+        notify(
+            NotifyType::SET_WINDOW_SIZE,
+            size.min(window::MAX_WINDOW).to_be_bytes().to_vec(),
+        )
+    })
+}
+
+/// The Nonce of a payload chain (empty when there is none).
+fn nr_of(p: &[Payload]) -> &[u8] {
+    p.iter()
+        .find_map(|x| match x {
+            Payload::Nonce(n) => Some(n.as_slice()),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 /// Most bytes of plaintext kept while reassembling one message.
@@ -513,6 +578,7 @@ impl Sa {
         peer: crate::config::PeerConfig,
         now: Instant,
         ctx: &mut Ctx<'_, R>,
+        redirected_from: Option<core::net::IpAddr>,
     ) -> Result<Self, Error> {
         let group = peer
             .policy
@@ -538,16 +604,20 @@ impl Sa {
             got_initial_contact: false,
             policy: peer.policy,
             state: SaState::Closed,
-            retx: None,
+            retx: std::collections::BTreeMap::new(),
             timers: TimerTable::default(),
             nat_local: false,
             nat_remote: false,
             frag_peer: false,
             frags: None,
             reassembled: None,
+            peer_redirect: false,
+            redirects: 0,
+            origin: (peer.local, peer.remote.port()),
+            gateway_redirect: None,
         };
         let st = InitSent {
-            redirected_from: None,
+            redirected_from,
             ni,
             dh,
             ke_pub,
@@ -656,7 +726,7 @@ impl Sa {
             initial_contact: false,
             got_initial_contact: false,
             state: SaState::Closed,
-            retx: None,
+            retx: std::collections::BTreeMap::new(),
             timers: TimerTable::default(),
             nat_local,
             nat_remote,
@@ -664,6 +734,11 @@ impl Sa {
                 .is_some(),
             frags: None,
             reassembled: None,
+            peer_redirect: find_notify(&msg.payloads, NotifyType::REDIRECT_SUPPORTED).is_some()
+                || find_notify(&msg.payloads, NotifyType::REDIRECTED_FROM).is_some(),
+            redirects: 0,
+            origin: (local, remote.port()),
+            gateway_redirect: None,
         };
         let resp = Message {
             header: sa.header(ExchangeType::IKE_SA_INIT, true, 0),
@@ -721,16 +796,21 @@ impl Sa {
             self.spi_r
         };
         let mut v = vec![cur];
-        if let SaState::Established(e) = &self.state
-            && let Some(o) = &e.old
-        {
-            v.push(if o.initiator { o.spi_i } else { o.spi_r });
+        if let SaState::Established(e) = &self.state {
+            for o in &e.old {
+                v.push(if o.initiator { o.spi_i } else { o.spi_r });
+            }
         }
         v
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         matches!(self.state, SaState::Closed)
+    }
+
+    /// True while the SA is an initiator waiting for its IKE_SA_INIT response.
+    pub(crate) fn is_pre_auth_initiator(&self) -> bool {
+        matches!(self.state, SaState::InitSent(_))
     }
 
     pub(crate) fn is_half_open(&self) -> bool {
@@ -837,29 +917,6 @@ impl Sa {
         }
     }
 
-    fn send_request<R>(
-        &mut self,
-        now: Instant,
-        ctx: &mut Ctx<'_, R>,
-        mid: u32,
-        bytes: Vec<Vec<u8>>,
-        dpd: bool,
-    ) {
-        self.transmit_all(ctx, &bytes);
-        let (timeout, fixed) = match (dpd, self.policy.dpd) {
-            (true, Some(d)) => (d.retry, true),
-            _ => (self.policy.retransmit.initial, false),
-        };
-        self.retx = Some(Retx {
-            mid,
-            bytes,
-            tries: 0,
-            timeout,
-            fixed,
-        });
-        self.timers.set(Timer::Retransmit, now + timeout);
-    }
-
     fn emit_event(ctx: &mut Ctx<'_, impl Sized>, e: Event) {
         ctx.out.event(e);
     }
@@ -878,7 +935,7 @@ impl Sa {
         ctx.pool.release(self.handle);
         ctx.out.event(last);
         self.state = SaState::Closed;
-        self.retx = None;
+        self.retx.clear();
         self.timers.clear();
     }
 
@@ -941,7 +998,7 @@ impl Sa {
                 if (h.spi_i, h.spi_r) != (self.spi_i, self.spi_r) {
                     return Err(InputError::UnknownSa);
                 }
-                if !h.is_response() && h.message_id != e.mid_in {
+                if !h.is_response() && e.inw.classify(h.message_id) != window::InClass::Fresh {
                     return Err(InputError::OutOfWindow);
                 }
                 &e.core
@@ -1123,8 +1180,7 @@ impl Sa {
                 return Ok(());
             }
         };
-        self.retx = None;
-        self.timers.stop(Timer::Retransmit);
+        self.retx_clear();
         self.spi_r = h.spi_r;
         let st = *st;
         let keys = st
@@ -1180,13 +1236,14 @@ impl Sa {
             core.keys.sk_pi.as_bytes(),
             &idi.auth_bytes(),
         );
-        let psk = self.psk.as_ref().map(Psk::as_bytes).unwrap_or_default();
+        let psk = self.psk.as_ref().map(Psk::local).unwrap_or_default();
         let auth = psk_auth(core.keys.prf, psk, &octets);
         let child_spi = esp_spi(ctx.rng);
         let mut inner = vec![Payload::IdI(idi)];
         if self.initial_contact {
             inner.push(notify(NotifyType::INITIAL_CONTACT, Vec::new()));
         }
+        inner.extend(window_notify(self.policy.window_size));
         if let Some(r) = &self.remote_id {
             inner.push(Payload::IdR(r.clone()));
         }
@@ -1194,13 +1251,8 @@ impl Sa {
             method: AuthMethod::SHARED_KEY_MIC,
             data: auth,
         }));
-        if self.request_address {
-            inner.push(Payload::Cp(Configuration {
-                cfg_type: CfgType::CFG_REQUEST,
-                attributes: vec![ConfigAttribute::request(
-                    ConfigAttributeType::INTERNAL_IP4_ADDRESS,
-                )],
-            }));
+        if let Some(c) = cp::request(self) {
+            inner.push(Payload::Cp(c));
         }
         // With an address request the default TSi (0.0.0.0/0) lets the responder narrow to
         // the address it assigns; in transport mode they are the IKE endpoints' selectors.
@@ -1250,8 +1302,7 @@ impl Sa {
                 return Err(e);
             }
         };
-        self.retx = None;
-        self.timers.stop(Timer::Retransmit);
+        self.retx_clear();
         let fail = |s: &mut Self, ctx: &mut Ctx<'_, R>, reason: Error| {
             s.close(
                 ctx,
@@ -1281,31 +1332,35 @@ impl Sa {
             k.sk_pr.as_bytes(),
             &idr.auth_bytes(),
         );
-        let psk = self.psk.as_ref().map(Psk::as_bytes).unwrap_or_default();
+        let psk = self.psk.as_ref().map(Psk::remote).unwrap_or_default();
         if auth.method != AuthMethod::SHARED_KEY_MIC
             || verify_psk_auth(k.prf, psk, &octets, &auth.data).is_err()
         {
             return fail(self, ctx, Error::AuthenticationFailed);
         }
-        let assigned =
-            p.cp.filter(|c| c.cfg_type == CfgType::CFG_REPLY)
-                .and_then(|c| c.get(ConfigAttributeType::INTERNAL_IP4_ADDRESS))
-                .and_then(ConfigAttribute::as_ipv4);
+        // RFC 5685 section 6: an authenticated REDIRECT instead of a Child SA.
+        if let Some(n) = find_notify(&inner, NotifyType::REDIRECT) {
+            let data = n.data.clone();
+            return self.follow_auth_redirect(now, ctx, *st, &data);
+        }
+        let internal = cp::read_reply(p.cp);
+        let assigned = internal.address;
         let st = *st;
         let mut est = Box::new(Established {
             core: st.core,
             peer_id: idr.clone(),
             children: Vec::new(),
             mid_out: 2,
-            mid_in: 0,
-            last_resp: None,
-            pending: None,
+            inw: window::InWindow::new(0, self.policy.window_size),
+            pending: std::collections::BTreeMap::new(),
+            peer_window: peer_window_of(&inner),
             queue: VecDeque::new(),
             assigned,
             last_rx: now,
             traffic_sent: None,
             traffic_rx: None,
-            old: None,
+            old: Vec::new(),
+            peer_rekey: None,
             ike_created: now,
         });
         Self::emit_event(
@@ -1318,6 +1373,7 @@ impl Sa {
                 remote: self.remote,
                 assigned_address: assigned,
                 nat_detected: self.nat_local || self.nat_remote,
+                internal,
             },
         );
         // The Child SA of IKE_AUTH.
@@ -1426,7 +1482,7 @@ impl Sa {
                     .iter()
                     .filter(|(id, _)| id.as_ref().is_none_or(|x| x == idi))
                     .find(|(_, psk)| {
-                        verify_psk_auth(k.prf, psk.as_bytes(), &octets, &auth.data).is_ok()
+                        verify_psk_auth(k.prf, psk.remote(), &octets, &auth.data).is_ok()
                     })
                     .map(|(_, psk)| (idi.clone(), psk.clone()))
             }
@@ -1465,7 +1521,7 @@ impl Sa {
         );
         let auth = psk_auth(
             k.prf,
-            self.psk.as_ref().map(Psk::as_bytes).unwrap_or_default(),
+            self.psk.as_ref().map(Psk::local).unwrap_or_default(),
             &octets,
         );
         let mut out = vec![
@@ -1475,45 +1531,41 @@ impl Sa {
                 data: auth,
             }),
         ];
-        // Configuration payload: an address from the pool.
-        let wants_addr = p.cp.is_some_and(|c| {
-            c.cfg_type == CfgType::CFG_REQUEST
-                && c.get(ConfigAttributeType::INTERNAL_IP4_ADDRESS).is_some()
-        });
-        let mut assigned = None;
-        let mut child_err = None;
-        if wants_addr {
-            match ctx.pool.allocate(self.handle, &peer_id) {
-                Some(a) => {
-                    assigned = Some(a);
-                    out.push(Payload::Cp(Configuration {
-                        cfg_type: CfgType::CFG_REPLY,
-                        attributes: vec![ConfigAttribute::ipv4(
-                            ConfigAttributeType::INTERNAL_IP4_ADDRESS,
-                            a,
-                        )],
-                    }));
-                }
-                None if ctx.pool.configured() => {
-                    child_err = Some(NotifyType::INTERNAL_ADDRESS_FAILURE);
-                }
-                None => {}
-            }
+        out.extend(window_notify(self.policy.window_size));
+        if self.peer_redirect
+            && let Some(gw) = self
+                .policy
+                .auth_redirect
+                .as_ref()
+                .and_then(|r| r.decide(&peer_id, self.remote))
+        {
+            return self.send_auth_redirect(ctx, &st.core, out, peer_id, gw);
         }
+        // Configuration payload: an address from the pool and the configured attributes.
+        let reply = self.cp_reply(ctx, p.cp, &peer_id);
+        let assigned = reply.internal.address;
+        let mut child_err = reply
+            .exhausted
+            .then_some(NotifyType::INTERNAL_ADDRESS_FAILURE);
+        if let Some(c) = reply.config {
+            out.push(Payload::Cp(c));
+        }
+        let internal = reply.internal;
         let mut est = Box::new(Established {
             core: st.core,
             peer_id: peer_id.clone(),
             children: Vec::new(),
             mid_out: 0,
-            mid_in: 2,
-            last_resp: None,
-            pending: None,
+            inw: window::InWindow::new(1, self.policy.window_size),
+            pending: std::collections::BTreeMap::new(),
+            peer_window: peer_window_of(&inner),
             queue: VecDeque::new(),
             assigned,
             last_rx: now,
             traffic_sent: None,
             traffic_rx: None,
-            old: None,
+            old: Vec::new(),
+            peer_rekey: None,
             ike_created: now,
         });
         let wants_transport = find_notify(&inner, NotifyType::USE_TRANSPORT_MODE).is_some();
@@ -1555,7 +1607,7 @@ impl Sa {
             .seal_msg(&est.core, &header, &out, ctx.rng)
             .map_err(InputError::Exchange)?;
         self.transmit_all(ctx, &bytes);
-        est.last_resp = Some((1, bytes));
+        est.inw.record(1, bytes);
         Self::emit_event(
             ctx,
             Event::IkeSaEstablished {
@@ -1566,6 +1618,7 @@ impl Sa {
                 remote: self.remote,
                 assigned_address: assigned,
                 nat_detected: self.nat_local || self.nat_remote,
+                internal,
             },
         );
         if let Some((suite, spi_in, spi_out, mode, ts_local, ts_remote)) = install {
@@ -1784,39 +1837,33 @@ impl Sa {
             return self.on_old_ike(ctx, raw, msg, est).map(|()| None);
         }
         if h.is_response() {
-            match &est.pending {
-                Some((mid, _)) if *mid == h.message_id => {}
-                _ => return Err(InputError::OutOfWindow),
+            if !est.pending.contains_key(&h.message_id) {
+                return Err(InputError::OutOfWindow);
             }
             let inner = self.open_with(&est.core, raw, msg)?;
             self.note_rx(now, est, local, remote);
-            self.retx = None;
-            self.timers.stop(Timer::Retransmit);
-            let Some((_, pending)) = est.pending.take() else {
+            self.retx_done(h.message_id);
+            let Some(pending) = est.pending.remove(&h.message_id) else {
                 return Err(InputError::OutOfWindow);
             };
             return Ok(self.on_response(now, ctx, est, &inner, pending));
         }
-        // RFC 7296 section 2.2: a retransmitted request gets the same response again.
-        if h.message_id.wrapping_add(1) == est.mid_in {
-            if let Some((mid, bytes)) = &est.last_resp
-                && *mid == h.message_id
-            {
-                // Authenticate before answering, so forged copies cost nothing; answer a
-                // fragmented request once, on its first fragment.
+        match est.inw.classify(h.message_id) {
+            window::InClass::Fresh => {}
+            window::InClass::Replay => {
+                // RFC 7296 section 2.2: a retransmitted request gets the same response
+                // again. Authenticate before answering, so forged copies cost nothing;
+                // answer a fragmented request once, on its first fragment.
                 est.core.authenticate(raw, msg)?;
                 let first = !matches!(msg.payloads.last(), Some(Payload::Skf(f)) if f.number != 1);
-                if first {
+                if first && let Some(bytes) = est.inw.response(h.message_id) {
                     self.transmit_all(ctx, bytes);
                 }
                 return Ok(None);
             }
-            // Just below the window but no response kept for it (e.g. message ID 0xffffffff
-            // before the peer's first request): not a retransmission, so out of window.
-            return Err(InputError::OutOfWindow);
-        }
-        if h.message_id != est.mid_in {
-            return Err(InputError::OutOfWindow);
+            // Below the window with no response kept (e.g. message ID 0xffffffff before the
+            // peer's first request) or above it.
+            window::InClass::Out => return Err(InputError::OutOfWindow),
         }
         let inner = match self.open_with(&est.core, raw, msg) {
             Ok(i) => i,
@@ -1829,8 +1876,7 @@ impl Sa {
                     .seal_msg(&est.core, &header, &out, ctx.rng)
                     .map_err(InputError::Exchange)?;
                 self.transmit_all(ctx, &bytes);
-                est.last_resp = Some((h.message_id, bytes));
-                est.mid_in = est.mid_in.wrapping_add(1);
+                est.inw.record(h.message_id, bytes);
                 return Err(InputError::Wire(e));
             }
             Err(e) => return Err(e),
@@ -1842,13 +1888,20 @@ impl Sa {
             .seal_msg(&est.core, &header, &out, ctx.rng)
             .map_err(InputError::Exchange)?;
         self.transmit_all(ctx, &bytes);
-        est.last_resp = Some((h.message_id, bytes));
-        est.mid_in = est.mid_in.wrapping_add(1);
+        est.inw.record(h.message_id, bytes);
         match after {
             After::Nothing => Ok(None),
             After::Close(e) => Ok(Some(e)),
             After::IkeRekeyed { spi_i, spi_r, core } => {
                 self.switch_ike(ctx, est, spi_i, spi_r, false, core, now);
+                Ok(None)
+            }
+            After::AdoptPeerRekey => {
+                if let Some(theirs) = est.peer_rekey.take() {
+                    self.adopt_peer_rekey(ctx, est, theirs, now);
+                    // The replaced SA was just deleted by the peer.
+                    est.old.pop();
+                }
                 Ok(None)
             }
         }
@@ -1882,17 +1935,28 @@ impl Sa {
         est: &mut Established,
     ) -> Result<(), InputError> {
         let h = &msg.header;
-        let Some(old) = &est.old else {
+        let Some(i) = est
+            .old
+            .iter()
+            .position(|o| (h.spi_i, h.spi_r) == (o.spi_i, o.spi_r))
+        else {
             return Err(InputError::UnknownSa);
         };
-        if (h.spi_i, h.spi_r) != (old.spi_i, old.spi_r) {
+        let Some(old) = est.old.get(i) else {
             return Err(InputError::UnknownSa);
-        }
+        };
         let inner = old.core.open(raw, msg)?;
         if h.is_response() {
-            est.old = None;
+            est.old.remove(i);
             return Ok(());
         }
+        // No new exchange on an IKE SA that was replaced (RFC 7296 section 2.25.2): a rekey
+        // the peer started on it before it learnt of the new one gets TEMPORARY_FAILURE.
+        let answer = if h.exchange == ExchangeType::CREATE_CHILD_SA {
+            vec![notify(NotifyType::TEMPORARY_FAILURE, Vec::new())]
+        } else {
+            Vec::new()
+        };
         let header = Header {
             spi_i: old.spi_i,
             spi_r: old.spi_r,
@@ -1903,14 +1967,14 @@ impl Sa {
         };
         let bytes = old
             .core
-            .seal(&header, &[], ctx.rng)
+            .seal(&header, &answer, ctx.rng)
             .map_err(InputError::Exchange)?;
         self.transmit(ctx, bytes);
         if inner
             .iter()
             .any(|p| matches!(p, Payload::Delete(d) if d.protocol == ProtocolId::IKE))
         {
-            est.old = None;
+            est.old.remove(i);
         }
         Ok(())
     }
@@ -1927,7 +1991,7 @@ impl Sa {
         now: Instant,
     ) {
         let old_core = core::mem::replace(&mut est.core, core);
-        est.old = Some(OldIke {
+        est.old.push(OldIke {
             spi_i: self.spi_i,
             spi_r: self.spi_r,
             initiator: self.initiator,
@@ -1937,9 +2001,8 @@ impl Sa {
         self.spi_i = spi_i;
         self.spi_r = spi_r;
         self.initiator = initiator;
-        est.mid_in = 0;
+        est.inw = window::InWindow::new(0, self.policy.window_size);
         est.mid_out = 0;
-        est.last_resp = None;
         est.ike_created = now;
         if let Some(r) = self.policy.ike_rekey {
             self.timers.set(Timer::RekeyIke, now + r);
@@ -1963,10 +2026,19 @@ impl Sa {
     ) -> (Vec<Payload>, After) {
         match exchange {
             ExchangeType::INFORMATIONAL => {
+                if let Some(n) = find_notify(inner, NotifyType::REDIRECT) {
+                    self.on_gateway_redirect(est, &n.data);
+                    return (Vec::new(), After::Nothing);
+                }
                 let mut ours = Vec::new();
                 for p in inner {
                     let Payload::Delete(d) = p else { continue };
                     if d.protocol == ProtocolId::IKE {
+                        if est.peer_rekey.is_some() {
+                            // The peer finished its rekey (RFC 7296 section 2.8.2) before
+                            // ours ended: its SA replaces this one.
+                            return (Vec::new(), After::AdoptPeerRekey);
+                        }
                         // RFC 7296 section 1.4.1: answer with an empty INFORMATIONAL.
                         return (
                             Vec::new(),
@@ -2034,12 +2106,18 @@ impl Sa {
     fn ike_rekey_request<R: RngCore + CryptoRng>(
         &self,
         ctx: &mut Ctx<'_, R>,
-        est: &Established,
+        est: &mut Established,
         p: &Parts<'_>,
     ) -> (Vec<Payload>, After) {
         let err = |t: NotifyType, d: Vec<u8>| (vec![notify(t, d)], After::Nothing);
-        // RFC 7296 section 2.25.2: while our own IKE rekey is outstanding, refuse.
-        if matches!(est.pending, Some((_, Pending::RekeyIke { .. }))) {
+        // RFC 7296 section 2.25.2: one peer rekey at a time, none while we delete.
+        if est.peer_rekey.is_some()
+            || est
+                .pending
+                .values()
+                .any(|p| matches!(p, Pending::DeleteIke))
+            || est.queue.front() == Some(&Req::DeleteIke)
+        {
             return err(NotifyType::TEMPORARY_FAILURE, Vec::new());
         }
         let (Some(sa), Some(ke), Some(ni)) = (p.sa, p.ke, p.nonce) else {
@@ -2090,6 +2168,28 @@ impl Sa {
         let Ok(core) = IkeCore::new(keys, false) else {
             return err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
         };
+        let after = if est
+            .pending
+            .values()
+            .any(|p| matches!(p, Pending::RekeyIke { .. }))
+        {
+            // RFC 7296 section 2.8.2: both ends rekey at once. Answer as usual and settle
+            // which new SA survives when our own exchange ends (`rekey.rs`).
+            est.peer_rekey = Some(rekey::PeerIkeRekey {
+                spi_i: peer_spi,
+                spi_r: our_spi,
+                core,
+                min_nonce: ni.min(&nr[..]).to_vec(),
+            });
+            After::Nothing
+        } else {
+            est.queue.retain(|q| *q != Req::RekeyIke);
+            After::IkeRekeyed {
+                spi_i: peer_spi,
+                spi_r: our_spi,
+                core,
+            }
+        };
         (
             vec![
                 Payload::Sa(proposal::ike_answer(num, &s, &our_spi.to_be_bytes())),
@@ -2099,11 +2199,7 @@ impl Sa {
                     data: pubkey,
                 }),
             ],
-            After::IkeRekeyed {
-                spi_i: peer_spi,
-                spi_r: our_spi,
-                core,
-            },
+            after,
         )
     }
 
@@ -2182,11 +2278,11 @@ impl Sa {
         if mode == Mode::Transport {
             out.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
         }
-        let ours_pending = matches!(
-            &est.pending,
-            Some((_, Pending::Child { rekey_of: Some(o), .. }))
-                if old.and_then(|i| est.children.get(i)).is_some_and(|c| c.spi_in == *o)
-        );
+        let old_in = old.and_then(|i| est.children.get(i)).map(|c| c.spi_in);
+        let ours_pending = est
+            .pending
+            .values()
+            .any(|p| matches!(p, Pending::Child { rekey_of: Some(o), .. } if Some(*o) == old_in));
         let old_spi_in = old.and_then(|i| {
             est.children.get_mut(i).map(|c| {
                 if ours_pending {
@@ -2249,7 +2345,7 @@ impl Sa {
         pending: Pending,
     ) -> Option<Event> {
         match pending {
-            Pending::Dpd => None,
+            Pending::Dpd | Pending::Redirect => None,
             Pending::DeleteIke => Some(Event::IkeSaDeleted {
                 sa: self.handle,
                 reason: DeleteReason::Local,
@@ -2410,31 +2506,25 @@ impl Sa {
                     Some((peer_spi, IkeCore::new(keys, true).ok()?))
                 })();
                 let Some((peer_spi, core)) = res else {
-                    // Refused (TEMPORARY_FAILURE during a collision, or any error): retry
+                    if let Some(theirs) = est.peer_rekey.take() {
+                        // Ours was refused but theirs went through: theirs is the new SA.
+                        self.adopt_peer_rekey(ctx, est, theirs, now);
+                        return None;
+                    }
+                    // Refused (TEMPORARY_FAILURE from an older peer, or any error): retry
                     // after a random delay of 1-10 s (RFC 7296 section 2.25), so that two
                     // peers that collided do not collide again.
                     let jitter = Duration::from_millis(1000 + u64::from(ctx.rng.next_u32() % 9000));
                     self.timers.set(Timer::RekeyIke, now + jitter);
                     return None;
                 };
-                self.switch_ike(ctx, est, spi, peer_spi, true, core, now);
-                // Delete the old IKE SA on the old keys (RFC 7296 section 2.18).
-                if let Some(old) = &est.old {
-                    let header = Header {
-                        spi_i: old.spi_i,
-                        spi_r: old.spi_r,
-                        minor_version: 0,
-                        exchange: ExchangeType::INFORMATIONAL,
-                        flags: Flags::new(old.initiator, false),
-                        message_id: old.mid_out,
-                    };
-                    if let Ok(bytes) =
-                        old.core
-                            .seal(&header, &[Payload::Delete(Delete::ike())], ctx.rng)
-                    {
-                        self.transmit(ctx, bytes);
-                    }
-                }
+                let ours = rekey::OwnIkeRekey {
+                    spi_i: spi,
+                    spi_r: peer_spi,
+                    core,
+                    min_nonce: ni.as_slice().min(nr_of(inner)).to_vec(),
+                };
+                self.finish_ike_rekey(ctx, est, ours, now);
                 None
             }
         }
@@ -2493,14 +2583,17 @@ impl Sa {
         };
         est.mid_out = est.mid_out.wrapping_add(1);
         let dpd = matches!(pending, Pending::Dpd);
-        est.pending = Some((mid, pending));
+        est.pending.insert(mid, pending);
         self.send_request(now, ctx, mid, bytes, dpd);
     }
 
     /// Sends the next queued request if the window is free.
     pub(crate) fn pump<R: RngCore + CryptoRng>(&mut self, now: Instant, ctx: &mut Ctx<'_, R>) {
         self.with_est(|sa, est| {
-            while est.pending.is_none() {
+            while let Some(req) = est.queue.front() {
+                if !est.can_send(req) {
+                    break;
+                }
                 let Some(req) = est.queue.pop_front() else {
                     break;
                 };
@@ -2539,6 +2632,14 @@ impl Sa {
                             sa.send_ike_rekey(now, ctx, est, g, 0);
                         }
                     }
+                    Req::Redirect(gw) => sa.send_est_request(
+                        now,
+                        ctx,
+                        est,
+                        ExchangeType::INFORMATIONAL,
+                        &[notify(NotifyType::REDIRECT, gw_ident(gw))],
+                        Pending::Redirect,
+                    ),
                 }
             }
         });
@@ -2621,28 +2722,10 @@ impl Sa {
             return;
         }
         if self.timers.expired(Timer::Retransmit, now)
-            && let Some(r) = &mut self.retx
+            && let Some(ev) = self.retransmit_due(now, ctx)
         {
-            if r.tries >= self.policy.retransmit.tries {
-                let ev = if self.established().is_some() {
-                    Event::PeerDead { sa: self.handle }
-                } else {
-                    Event::IkeSaFailed {
-                        sa: self.handle,
-                        reason: Error::Timeout,
-                    }
-                };
-                self.close(ctx, ev);
-                return;
-            }
-            r.tries += 1;
-            if !r.fixed {
-                r.timeout = (r.timeout * 2).min(self.policy.retransmit.max_timeout);
-            }
-            let (bytes, at) = (r.bytes.clone(), now + r.timeout);
-            let _ = r.mid;
-            self.timers.set(Timer::Retransmit, at);
-            self.transmit_all(ctx, &bytes);
+            self.close(ctx, ev);
+            return;
         }
         if self.timers.expired(Timer::Keepalive, now) {
             ctx.out.transmit(crate::event::Transmit {
@@ -2668,7 +2751,7 @@ impl Sa {
                     // Periodic: whenever idle. On demand: only when we sent traffic and
                     // heard nothing since (IOS `dpd <interval> <retry> on-demand`).
                     let wanted = !d.on_demand || est.traffic_sent.is_some_and(|s| s > last_in);
-                    if wanted && !est.queue.contains(&Req::Dpd) && est.pending.is_none() {
+                    if wanted && !est.queue.contains(&Req::Dpd) && est.pending.is_empty() {
                         est.queue.push_back(Req::Dpd);
                     }
                     if !d.on_demand {
