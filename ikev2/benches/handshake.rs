@@ -72,6 +72,23 @@ fn bench_handshakes(c: &mut Criterion<CpuTime>) {
             });
         });
     }
+    // The X25519 of the previous version, x25519-dalek 2 (key pairs from the same
+    // Edwards basepoint table, shared secrets by the Montgomery ladder), for the
+    // before/after ratio in one run.
+    g.bench_function("curve25519_before_x25519_dalek_ladder", |b| {
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        b.iter(|| {
+            let x = x25519_dalek::StaticSecret::random_from_rng(&mut rng);
+            let y = x25519_dalek::StaticSecret::random_from_rng(&mut rng);
+            let (xp, yp) = (
+                x25519_dalek::PublicKey::from(&x),
+                x25519_dalek::PublicKey::from(&y),
+            );
+            let s1 = x.diffie_hellman(&yp);
+            let s2 = y.diffie_hellman(&xp);
+            black_box((s1.was_contributory(), s2.was_contributory(), s1, s2))
+        });
+    });
     g.finish();
 }
 
