@@ -6,6 +6,9 @@
 //! - RSS growth from `/proc/self/statm` (what the process really costs,
 //!   including malloc's per-chunk overhead and fragmentation).
 //!
+//! It also prints the CPU time per handshake while the hub fills up, which
+//! shows whether a handshake's cost grows with the number of SAs held.
+//!
 //! `cargo bench -p ikev2 --bench memory`
 #![allow(missing_docs, reason = "bench binary")]
 #![allow(unsafe_code, reason = "a counting GlobalAlloc wrapper around System")]
@@ -20,6 +23,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use setup::{epoch, handshake, hub};
 
+#[path = "common/cpu_time.rs"]
+#[allow(dead_code, reason = "shared with the handshake bench")]
+mod cpu_time;
 #[path = "common/setup.rs"]
 #[allow(dead_code, reason = "shared with the handshake bench")]
 mod setup;
@@ -94,6 +100,7 @@ fn main() {
         );
     }
     let (heap0, rss0) = (LIVE.load(Ordering::Relaxed), rss_bytes().unwrap_or(0));
+    let cpu0 = cpu_time::thread_cpu_time();
     for i in WARM..WARM + N {
         // A fresh spoke each time, dropped afterwards: only the hub's state grows.
         assert_eq!(
@@ -101,6 +108,7 @@ fn main() {
             1
         );
     }
+    let cpu = cpu_time::thread_cpu_time().saturating_sub(cpu0);
     let (heap1, rss1) = (LIVE.load(Ordering::Relaxed), rss_bytes().unwrap_or(0));
     let sas = hub.handles().len();
     assert_eq!(
@@ -121,6 +129,11 @@ fn main() {
         rss1.saturating_sub(rss0) / n,
         rss0 / 1024,
         rss1 / 1024
+    );
+    println!(
+        "  and the CPU time of those handshakes (both ends, hub growing from {WARM} to {} SAs): {:.1} us each",
+        WARM + N,
+        cpu.as_secs_f64() * 1e6 / f64::from(N)
     );
     black_box(hub);
 }
