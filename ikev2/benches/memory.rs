@@ -32,6 +32,8 @@ mod setup;
 
 /// Bytes currently allocated through the global allocator.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// Allocations made (alloc, alloc_zeroed and realloc calls).
+static CALLS: AtomicUsize = AtomicUsize::new(0);
 
 struct Counting;
 
@@ -42,6 +44,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
         let p = unsafe { System.alloc(layout) };
+        CALLS.fetch_add(1, Ordering::Relaxed);
         if !p.is_null() {
             LIVE.fetch_add(layout.size(), Ordering::Relaxed);
         }
@@ -50,6 +53,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded as is.
         let p = unsafe { System.alloc_zeroed(layout) };
+        CALLS.fetch_add(1, Ordering::Relaxed);
         if !p.is_null() {
             LIVE.fetch_add(layout.size(), Ordering::Relaxed);
         }
@@ -63,6 +67,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
+        CALLS.fetch_add(1, Ordering::Relaxed);
         if !p.is_null() {
             LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
             LIVE.fetch_add(new_size, Ordering::Relaxed);
@@ -101,6 +106,7 @@ fn main() {
     }
     let (heap0, rss0) = (LIVE.load(Ordering::Relaxed), rss_bytes().unwrap_or(0));
     let cpu0 = cpu_time::thread_cpu_time();
+    let calls0 = CALLS.load(Ordering::Relaxed);
     for i in WARM..WARM + N {
         // A fresh spoke each time, dropped afterwards: only the hub's state grows.
         assert_eq!(
@@ -109,6 +115,7 @@ fn main() {
         );
     }
     let cpu = cpu_time::thread_cpu_time().saturating_sub(cpu0);
+    let calls = CALLS.load(Ordering::Relaxed) - calls0;
     let (heap1, rss1) = (LIVE.load(Ordering::Relaxed), rss_bytes().unwrap_or(0));
     let sas = hub.handles().len();
     assert_eq!(
@@ -134,6 +141,10 @@ fn main() {
         "  and the CPU time of those handshakes (both ends, hub growing from {WARM} to {} SAs): {:.1} us each",
         WARM + N,
         cpu.as_secs_f64() * 1e6 / f64::from(N)
+    );
+    println!(
+        "  allocator calls per handshake (both ends, spoke creation included): {}",
+        calls / N as usize
     );
     black_box(hub);
 }
