@@ -21,7 +21,11 @@ use ikev2::crypto::{
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
-fn dh(c: &mut Criterion) {
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::CpuTime;
+
+fn dh(c: &mut Criterion<CpuTime>) {
     let groups = [
         ("x25519", DhGroup::Curve25519),
         ("p256", DhGroup::Ecp256),
@@ -73,7 +77,7 @@ fn dh(c: &mut Criterion) {
 /// The rest of a handshake's crypto, for the budget beside DH: key
 /// derivation (prf+ for SK_*), Child SA KEYMAT, one IKE_AUTH-sized SK payload
 /// sealed and opened, and AUTH computed and verified.
-fn handshake_rest(c: &mut Criterion) {
+fn handshake_rest(c: &mut Criterion<CpuTime>) {
     let mut rng = ChaCha20Rng::seed_from_u64(43);
     let (ni, nr, g_ir) = ([1u8; 32], [2u8; 32], [3u8; 32]);
     let (prf, encr, integ) = (PrfAlg::HmacSha256, EncrAlg::AesGcm16_256, IntegAlg::None);
@@ -123,5 +127,9 @@ fn handshake_rest(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, dh, handshake_rest);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime::new());
+    targets = dh, handshake_rest
+}
 criterion_main!(benches);

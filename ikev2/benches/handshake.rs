@@ -1,101 +1,30 @@
 //! Full handshakes (IKE_SA_INIT + IKE_AUTH with one Child SA, PSK), both ends in this
-//! process, per Diffie-Hellman group side by side; and the memory one established IKE SA
-//! (with its Child SA) holds in a responder.
+//! process, per Diffie-Hellman group side by side, beside the Diffie-Hellman work of one
+//! handshake alone. Times are the bench thread's CPU time (`common/cpu_time.rs`), so the
+//! figures are per core even on a loaded machine.
 //!
 //! `cargo bench -p ikev2 --bench handshake -- --warm-up-time 1 --measurement-time 3`
-//! The OpenSSL reference figures: `ikev2/benches/openssl_speed.sh`.
+//! Memory per SA: `cargo bench -p ikev2 --bench memory`. The OpenSSL reference figures:
+//! `ikev2/benches/openssl_speed.sh`.
 #![allow(missing_docs, reason = "criterion macros generate undocumented items")]
 
 use std::hint::black_box;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use cpu_time::CpuTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ikev2::crypto::{DhGroup, EncrAlg, PrfAlg};
-use ikev2::wire::Identification;
-use ikev2::{
-    AddressPool, Endpoint, EndpointConfig, Event, IkeSuite, PeerConfig, Psk, ResponderConfig,
-    SaPolicy,
-};
+use ikev2::Endpoint;
+use ikev2::EndpointConfig;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
+use setup::{GROUPS, epoch, handshake, hub};
 
-#[allow(clippy::disallowed_methods, reason = "the one clock read")]
-fn epoch() -> Instant {
-    Instant::now()
-}
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+#[path = "common/setup.rs"]
+mod setup;
 
-fn hub(group: DhGroup, seed: u64, now: Instant) -> Endpoint<ChaCha20Rng> {
-    let mut c = EndpointConfig::new();
-    let mut p = SaPolicy::new(Identification::fqdn("hub"));
-    p.ike_proposals = vec![IkeSuite::gcm(
-        EncrAlg::AesGcm16_256,
-        PrfAlg::HmacSha256,
-        group,
-    )];
-    c.responder = Some(ResponderConfig {
-        psks: vec![(None, Psk::new(b"cisco"))],
-        pool: Some(
-            AddressPool::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 255, 255, 254))
-                .unwrap_or_else(|_| unreachable!()),
-        ),
-        policy: p,
-    });
-    c.half_open_limit = usize::MAX;
-    c.cookie_threshold = usize::MAX;
-    Endpoint::new(c, ChaCha20Rng::seed_from_u64(seed), now)
-}
-
-fn peer(group: DhGroup, i: u32) -> PeerConfig {
-    let mut p = SaPolicy::new(Identification::key_id(&i.to_be_bytes()));
-    p.ike_proposals = vec![IkeSuite::gcm(
-        EncrAlg::AesGcm16_256,
-        PrfAlg::HmacSha256,
-        group,
-    )];
-    PeerConfig {
-        remote: SocketAddr::from(([198, 51, 100, 1], 500)),
-        local: SocketAddr::from((Ipv4Addr::from(0xc000_0000 | i), 500)),
-        psk: Psk::new(b"cisco"),
-        remote_id: None,
-        request_address: true,
-        initial_contact: false,
-        policy: p,
-    }
-}
-
-/// One full handshake; returns the number of Child SAs the spoke installed (1).
-fn handshake(
-    hub: &mut Endpoint<ChaCha20Rng>,
-    spoke: &mut Endpoint<ChaCha20Rng>,
-    group: DhGroup,
-    i: u32,
-    now: Instant,
-) -> usize {
-    let _ = spoke.connect(now, peer(group, i));
-    let mut installed = 0;
-    for _ in 0..4 {
-        while let Some(t) = spoke.poll_transmit() {
-            let _ = hub.handle_datagram(now, t.remote, t.local, &t.payload);
-        }
-        while let Some(t) = hub.poll_transmit() {
-            let _ = spoke.handle_datagram(now, t.remote, t.local, &t.payload);
-        }
-        while let Some(e) = spoke.poll_event() {
-            installed += usize::from(matches!(e, Event::ChildSaInstalled { .. }));
-        }
-        while hub.poll_event().is_some() {}
-    }
-    installed
-}
-
-const GROUPS: [(&str, DhGroup); 3] = [
-    ("curve25519", DhGroup::Curve25519),
-    ("p256", DhGroup::Ecp256),
-    ("modp2048", DhGroup::Modp2048),
-];
-
-fn bench_handshakes(c: &mut Criterion) {
+fn bench_handshakes(c: &mut Criterion<CpuTime>) {
     let now = epoch();
     let mut g = c.benchmark_group("full_handshake");
     g.throughput(Throughput::Elements(1));
@@ -143,48 +72,29 @@ fn bench_handshakes(c: &mut Criterion) {
             });
         });
     }
+    // The X25519 of the previous version, x25519-dalek 2 (key pairs from the same
+    // Edwards basepoint table, shared secrets by the Montgomery ladder), for the
+    // before/after ratio in one run.
+    g.bench_function("curve25519_before_x25519_dalek_ladder", |b| {
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        b.iter(|| {
+            let x = x25519_dalek::StaticSecret::random_from_rng(&mut rng);
+            let y = x25519_dalek::StaticSecret::random_from_rng(&mut rng);
+            let (xp, yp) = (
+                x25519_dalek::PublicKey::from(&x),
+                x25519_dalek::PublicKey::from(&y),
+            );
+            let s1 = x.diffie_hellman(&yp);
+            let s2 = y.diffie_hellman(&xp);
+            black_box((s1.was_contributory(), s2.was_contributory(), s1, s2))
+        });
+    });
     g.finish();
 }
 
-fn rss_bytes() -> Option<usize> {
-    let s = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: usize = s.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime::new());
+    targets = bench_handshakes
 }
-
-/// Memory per established SA in the responder: RSS growth over 5,000 SAs.
-fn memory_per_sa(_c: &mut Criterion) {
-    const N: u32 = 5_000;
-    let now = epoch();
-    let mut h = hub(DhGroup::Curve25519, 7, now);
-    let mut spoke = Endpoint::new(EndpointConfig::new(), ChaCha20Rng::seed_from_u64(8), now);
-    // Warm up allocator pools.
-    for i in 0..200 {
-        handshake(&mut h, &mut spoke, DhGroup::Curve25519, i, now);
-    }
-    let before = rss_bytes().unwrap_or(0);
-    let mut hubs = h;
-    let mut total = 0;
-    for i in 200..200 + N {
-        // A fresh spoke each time, dropped afterwards: only the hub's state grows.
-        let mut s = Endpoint::new(
-            EndpointConfig::new(),
-            ChaCha20Rng::seed_from_u64(u64::from(i)),
-            now,
-        );
-        total += handshake(&mut hubs, &mut s, DhGroup::Curve25519, i, now);
-    }
-    let after = rss_bytes().unwrap_or(0);
-    assert_eq!(total, N as usize);
-    println!(
-        "memory_per_established_sa (responder, 1 Child SA): {} bytes ({} SAs, RSS {} -> {} KiB)",
-        after.saturating_sub(before) / N as usize,
-        hubs.handles().len(),
-        before / 1024,
-        after / 1024
-    );
-    black_box(hubs);
-}
-
-criterion_group!(benches, bench_handshakes, memory_per_sa);
 criterion_main!(benches);

@@ -108,6 +108,11 @@ pub(crate) struct Pool {
     by_sa: BTreeMap<SaHandle, Ipv4Addr>,
     used6: BTreeMap<core::net::Ipv6Addr, SaHandle>,
     by_sa6: BTreeMap<SaHandle, core::net::Ipv6Addr>,
+    /// How many addresses from the start of the range were ever handed out: every
+    /// address below `first + issued` is either in `used` or in `returned`.
+    issued: u64,
+    /// Addresses handed out and given back, below `first + issued`.
+    returned: BTreeSet<Ipv4Addr>,
 }
 
 impl Pool {
@@ -121,10 +126,24 @@ impl Pool {
             return Some(*a);
         }
         let r = self.range.as_ref()?;
-        let (first, last) = (u32::from(r.first()), u32::from(r.last()));
-        let a = (first..=last)
-            .map(Ipv4Addr::from)
-            .find(|a| !self.used.contains_key(a))?;
+        // The lowest free address is the lowest returned one, else the next never
+        // issued: O(log n), where a scan of the range made a hub's handshake cost grow
+        // with the number of SAs it holds.
+        let a = match self.returned.pop_first() {
+            Some(a) => a,
+            None => {
+                let (first, last) = (
+                    u64::from(u32::from(r.first())),
+                    u64::from(u32::from(r.last())),
+                );
+                let next = first + self.issued;
+                if next > last {
+                    return None;
+                }
+                self.issued += 1;
+                Ipv4Addr::from(u32::try_from(next).ok()?)
+            }
+        };
         self.used.insert(a, sa);
         self.by_sa.insert(sa, a);
         Some(a)
@@ -153,6 +172,7 @@ impl Pool {
     pub(crate) fn release(&mut self, sa: SaHandle) {
         if let Some(a) = self.by_sa.remove(&sa) {
             self.used.remove(&a);
+            self.returned.insert(a);
         }
         if let Some(a) = self.by_sa6.remove(&sa) {
             self.used6.remove(&a);
@@ -855,5 +875,59 @@ impl<R> core::fmt::Debug for Endpoint<R> {
             .field("sas", &self.sas.len())
             .field("stats", &self.stats)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+
+    #[test]
+    fn pool_hands_out_the_lowest_free_address_and_stops_at_the_end() {
+        let first = Ipv4Addr::new(10, 1, 1, 100);
+        let mut p = Pool {
+            range: Some(AddressPool::new(first, Ipv4Addr::new(10, 1, 1, 103)).unwrap()),
+            ..Pool::default()
+        };
+        let id = Identification::fqdn("spoke");
+        let a: Vec<_> = (0..4).map(|i| p.allocate(SaHandle(i), &id)).collect();
+        let want: Vec<_> = (100..104)
+            .map(|o| Some(Ipv4Addr::new(10, 1, 1, o)))
+            .collect();
+        assert_eq!(a, want);
+        assert_eq!(p.allocate(SaHandle(9), &id), None, "exhausted");
+        // The same SA asking again keeps its address.
+        assert_eq!(p.allocate(SaHandle(2), &id), want[2]);
+        // Released addresses come back lowest first.
+        p.release(SaHandle(2));
+        p.release(SaHandle(0));
+        assert_eq!(p.in_use(), 2);
+        assert_eq!(p.allocate(SaHandle(10), &id), want[0]);
+        assert_eq!(p.allocate(SaHandle(11), &id), want[2]);
+        assert_eq!(p.allocate(SaHandle(12), &id), None);
+        // Releasing an SA without an address changes nothing.
+        p.release(SaHandle(99));
+        assert_eq!(p.in_use(), 4);
+    }
+
+    #[test]
+    fn pool_up_to_the_last_ipv4_address() {
+        let mut p = Pool {
+            range: Some(
+                AddressPool::new(
+                    Ipv4Addr::new(255, 255, 255, 254),
+                    Ipv4Addr::new(255, 255, 255, 255),
+                )
+                .unwrap(),
+            ),
+            ..Pool::default()
+        };
+        let id = Identification::fqdn("spoke");
+        assert_eq!(
+            p.allocate(SaHandle(1), &id),
+            Some(Ipv4Addr::new(255, 255, 255, 254))
+        );
+        assert_eq!(p.allocate(SaHandle(2), &id), Some(Ipv4Addr::BROADCAST));
+        assert_eq!(p.allocate(SaHandle(3), &id), None);
     }
 }

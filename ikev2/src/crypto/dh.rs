@@ -4,11 +4,13 @@
 
 use std::sync::OnceLock;
 
+use curve25519_dalek::{EdwardsPoint, MontgomeryPoint};
 use num_bigint::BigUint;
 use num_traits::One;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::{CryptoRng, RngCore};
-use zeroize::Zeroizing;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::CryptoError;
 
@@ -21,6 +23,14 @@ use super::CryptoError;
 ///   32-byte x coordinate.
 /// - Curve25519: the 32-byte u coordinate (RFC 8031 2); the shared secret is
 ///   the 32-byte X25519 output.
+///
+/// Curve25519 is X25519 of RFC 7748 computed on the birationally equivalent
+/// Edwards curve with `curve25519-dalek`: the key pair from its precomputed
+/// basepoint table, the shared secret by a constant-time variable-base
+/// multiplication (the AVX2 backend where the CPU has it), which costs about
+/// two thirds of a Montgomery ladder. A peer value that is not on the curve
+/// (a twist point, which an honest peer never sends) takes the Montgomery
+/// ladder, so the result is X25519's for every input.
 ///
 /// MODP private exponents have the size RFC 3526 section 8 gives for the
 /// group's strength ("Strength Estimate 2": 320, 420 and 480 bits for groups
@@ -119,7 +129,8 @@ pub struct DhSecret {
 enum Inner {
     Modp(Zeroizing<Vec<u8>>),
     Ecp256(p256::SecretKey),
-    X25519(x25519_dalek::StaticSecret),
+    /// The 32 private bytes as drawn; clamped (RFC 7748 5) at each use.
+    X25519(Zeroizing<[u8; 32]>),
 }
 
 impl DhSecret {
@@ -151,7 +162,9 @@ impl DhSecret {
             }
             DhGroup::Ecp256 => Inner::Ecp256(p256::SecretKey::random(rng)),
             DhGroup::Curve25519 => {
-                Inner::X25519(x25519_dalek::StaticSecret::random_from_rng(&mut *rng))
+                let mut k = Zeroizing::new([0u8; 32]);
+                rng.fill_bytes(&mut k[..]);
+                Inner::X25519(k)
             }
         };
         let public = compute_public(group, &inner);
@@ -188,11 +201,12 @@ impl DhSecret {
                     .map_err(|_| CryptoError::InvalidPrivateValue)?,
             ),
             DhGroup::Curve25519 => {
-                let bytes: [u8; 32] = private
-                    .try_into()
-                    .map_err(|_| CryptoError::InvalidPrivateValue)?;
-                let bytes = Zeroizing::new(bytes);
-                Inner::X25519(x25519_dalek::StaticSecret::from(*bytes))
+                let mut k = Zeroizing::new([0u8; 32]);
+                if private.len() != k.len() {
+                    return Err(CryptoError::InvalidPrivateValue);
+                }
+                k.copy_from_slice(private);
+                Inner::X25519(k)
             }
         };
         let public = compute_public(group, &inner);
@@ -246,14 +260,16 @@ impl DhSecret {
                 let shared = p256::ecdh::diffie_hellman(d.to_nonzero_scalar(), pk.as_affine());
                 Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
             }
-            Inner::X25519(s) => {
+            Inner::X25519(k) => {
                 let mut u = [0u8; 32];
                 u.copy_from_slice(peer_public);
-                let shared = s.diffie_hellman(&x25519_dalek::PublicKey::from(u));
-                if !shared.was_contributory() {
+                let shared = x25519(k, u);
+                // RFC 8031 2.2 / RFC 7748 6.1: an all-zero result means a
+                // low-order peer value; checked in constant time.
+                if bool::from(shared.ct_eq(&[0u8; 32])) {
                     return Err(CryptoError::InvalidPublicValue);
                 }
-                Ok(Zeroizing::new(shared.as_bytes().to_vec()))
+                Ok(Zeroizing::new(shared.to_vec()))
             }
         }
     }
@@ -277,8 +293,37 @@ fn compute_public(group: DhGroup, inner: &Inner) -> Vec<u8> {
             // Uncompressed SEC1 is 0x04 | x | y; the KE payload carries x | y.
             point.as_bytes().get(1..).unwrap_or_default().to_vec()
         }
-        Inner::X25519(s) => x25519_dalek::PublicKey::from(s).to_bytes().to_vec(),
+        Inner::X25519(k) => EdwardsPoint::mul_base_clamped(**k)
+            .to_montgomery()
+            .to_bytes()
+            .to_vec(),
     }
+}
+
+/// X25519(k, u) of RFC 7748 5: the u coordinate of `clamp(k)` times a point
+/// with u coordinate `u` (bit 255 of `u` ignored, non-canonical values reduced).
+///
+/// For a `u` on Curve25519 the multiplication runs on the Edwards form (either
+/// of the two Edwards points with that u gives the same u coordinate, since
+/// u(-P) = u(P)); the clamped scalar is a multiple of the cofactor, so a
+/// low-order input gives the identity, whose u coordinate is 0, as X25519
+/// does. `u` = -1 and twist points have no Edwards point: the Montgomery
+/// ladder handles them. Which path runs depends only on the public `u`; both
+/// are constant-time in `k`.
+fn x25519(k: &[u8; 32], u: [u8; 32]) -> Zeroizing<[u8; 32]> {
+    let peer = MontgomeryPoint(u);
+    let mut point = match peer.to_edwards(0) {
+        Some(p) => {
+            let mut shared = p.mul_clamped(*k);
+            let u = shared.to_montgomery();
+            shared.zeroize();
+            u
+        }
+        None => peer.mul_clamped(*k),
+    };
+    let out = Zeroizing::new(point.to_bytes());
+    point.zeroize();
+    out
 }
 
 fn left_pad(bytes: &[u8], len: usize) -> Zeroizing<Vec<u8>> {
@@ -367,6 +412,88 @@ mod tests {
             // Fermat check with base 3 (p is prime, so 3^(p-1) = 1).
             assert!(BigUint::from(3u32).modpow(&(p - 1u32), p).is_one());
         }
+    }
+
+    /// The reference: x25519-dalek's X25519, a Montgomery ladder.
+    fn ladder(k: [u8; 32], u: [u8; 32]) -> [u8; 32] {
+        x25519_dalek::x25519(k, u)
+    }
+
+    #[test]
+    fn x25519_edwards_path_equals_the_ladder_on_curve_and_twist_points() {
+        use rand_chacha::ChaCha20Rng;
+        use rand_chacha::rand_core::SeedableRng;
+        let mut rng = ChaCha20Rng::seed_from_u64(31);
+        let (mut on_curve, mut twist) = (0, 0);
+        for i in 0..300 {
+            let mut k = [0u8; 32];
+            let mut u = [0u8; 32];
+            rng.fill_bytes(&mut k);
+            rng.fill_bytes(&mut u);
+            if i % 3 == 0 {
+                // A real public value (always on the curve), sometimes with bit 255 set.
+                u = ladder(u, x25519_dalek::X25519_BASEPOINT_BYTES);
+                u[31] |= u8::from(i % 2 == 0) << 7;
+            }
+            if MontgomeryPoint(u).to_edwards(0).is_some() {
+                on_curve += 1;
+            } else {
+                twist += 1;
+            }
+            assert_eq!(*x25519(&k, u), ladder(k, u), "k={k:02x?} u={u:02x?}");
+        }
+        // Random u values land on the curve and on the twist about half the time each.
+        assert!(on_curve > 100 && twist > 50, "{on_curve} {twist}");
+    }
+
+    #[test]
+    fn x25519_special_inputs_equal_the_ladder() {
+        let k = [0x5a; 32];
+        let mut p = [0xffu8; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        let mut p_minus_1 = p;
+        p_minus_1[0] = 0xec;
+        let mut p_plus_1 = p;
+        p_plus_1[0] = 0xee;
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        for u in [[0u8; 32], one, p, p_minus_1, p_plus_1, [0xff; 32]] {
+            assert_eq!(*x25519(&k, u), ladder(k, u), "u={u:02x?}");
+        }
+        // u = -1 has no Edwards point (the ladder path); it has low order on
+        // the twist, so X25519 gives 0 there as for u = 0 and u = 1.
+        assert!(MontgomeryPoint(p_minus_1).to_edwards(0).is_none());
+        for u in [[0u8; 32], one, p_minus_1] {
+            assert_eq!(*x25519(&k, u), [0u8; 32]);
+        }
+    }
+
+    #[test]
+    fn x25519_public_values_equal_the_reference() {
+        for seed in 0..20u8 {
+            let k = [seed.wrapping_mul(37).wrapping_add(1); 32];
+            let (_, public) = DhSecret::from_private_bytes(DhGroup::Curve25519, &k).unwrap();
+            assert_eq!(public, ladder(k, x25519_dalek::X25519_BASEPOINT_BYTES));
+        }
+    }
+
+    /// RFC 7748 5.2, the iterated test: after 1,000 iterations of
+    /// `k, u = X25519(k, u), k` from k = u = 9.
+    #[test]
+    fn rfc7748_x25519_iterated_1000() {
+        let mut k = [0u8; 32];
+        k[0] = 9;
+        let mut u = k;
+        for _ in 0..1000 {
+            let r = *x25519(&k, u);
+            u = k;
+            k = r;
+        }
+        assert_eq!(
+            hex::encode(k),
+            "684cf59ba83309552800ef566f2f4d3c1c3887c49360e3875f2eb94d99532c51"
+        );
     }
 
     #[test]

@@ -121,16 +121,44 @@ pub fn prf_plus(
     let block = alg.output_len();
     // Exact capacity up front: a growing Vec would leave copies behind.
     let mut out = Zeroizing::new(Vec::with_capacity(len.div_ceil(block) * block));
-    let mut prev: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
-    let mut counter: u8 = 1;
-    while out.len() < len {
-        let t = prf_parts(alg, key, &[&prev, seed, &[counter]]);
-        out.extend_from_slice(&t);
-        prev = t;
-        counter = counter.wrapping_add(1);
+    match alg {
+        PrfAlg::HmacSha256 => prf_plus_with::<Hmac<Sha256>>(key, seed, len, &mut out),
+        PrfAlg::HmacSha384 => prf_plus_with::<Hmac<Sha384>>(key, seed, len, &mut out),
+        PrfAlg::HmacSha512 => prf_plus_with::<Hmac<Sha512>>(key, seed, len, &mut out),
     }
     out.truncate(len);
     Ok(out)
+}
+
+/// The prf+ loop for one HMAC. The key is set up once (the inner and outer
+/// padded key blocks hashed, two compressions) and the keyed state cloned for
+/// each block, instead of keying HMAC again per block. Each `T(n)` is read
+/// back from `out`, so no other copy of the keying material is made; the
+/// cloned states hold only the hashed padded key, like the original, and
+/// `hmac`'s states are dropped without zeroizing, as with [`prf`].
+fn prf_plus_with<M: Mac + hmac::digest::KeyInit + Clone>(
+    key: &[u8],
+    seed: &[u8],
+    len: usize,
+    out: &mut Vec<u8>,
+) {
+    #[allow(
+        clippy::expect_used,
+        reason = "HMAC accepts keys of every length: new_from_slice never fails"
+    )]
+    let keyed = <M as Mac>::new_from_slice(key).expect("hmac takes any key length");
+    let mut counter: u8 = 1;
+    // Where T(n-1) starts in `out`; T(0) is empty.
+    let mut prev = out.len();
+    while out.len() < len {
+        let mut mac = keyed.clone();
+        mac.update(out.get(prev..).unwrap_or_default());
+        prev = out.len();
+        mac.update(seed);
+        mac.update(&[counter]);
+        out.extend_from_slice(&mac.finalize().into_bytes());
+        counter = counter.wrapping_add(1);
+    }
 }
 
 #[cfg(test)]
