@@ -113,10 +113,37 @@ macro_rules! gcm_engine {
             finish(p)
         }
 
+        /// GHASH of at most one block (`data`, zero-padded), folded into `acc`:
+        /// `(acc + data) * H`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn ghash_block(k: &KeyData, acc: __m128i, data: &[u8]) -> __m128i {
+            if data.is_empty() {
+                return acc;
+            }
+            let mut b = [0u8; 16];
+            if let Some(d) = b.get_mut(..data.len()) {
+                d.copy_from_slice(data);
+            }
+            let h1 = match k
+                .htab
+                .get((HP - 1) * 16..)
+                .and_then(|s| s.first_chunk::<16>())
+            {
+                Some(h) => common::load16(h),
+                None => _mm_setzero_si128(),
+            };
+            common::dot(_mm_xor_si128(acc, common::bswap(common::load16(&b))), h1)
+        }
+
         /// GHASH of `data`, zero-padded to whole blocks, folded into `acc`.
         #[inline]
         #[target_feature(enable = $feat)]
         fn ghash_bytes(k: &KeyData, mut acc: __m128i, data: &[u8]) -> __m128i {
+            if data.len() <= 16 {
+                // One block (ESP's AAD, 8 or 12 bytes): a single multiplication by H.
+                return ghash_block(k, acc, data);
+            }
             let (chunks, rest) = data.as_chunks::<CH>();
             for c in chunks {
                 acc = ghash_chunk(k, acc, c);
