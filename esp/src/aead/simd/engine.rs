@@ -237,7 +237,8 @@ macro_rules! gcm_engine {
             vbswap(vadd32(ctr, vctr((j * W) as i32)))
         }
 
-        /// One chunk of CTR mode on `cur`, first counter `ctr`, with the GHASH of one chunk
+        /// One chunk of CTR mode on `cur`, first counter `ctr` (whose 32-bit value is `first`),
+        /// with the GHASH of one chunk
         /// between the AES rounds: for seal the previous chunk's ciphertext `prev` (if any),
         /// for open (`OPEN`) `cur` itself, read before it is overwritten. Returns the new
         /// accumulator. One instance per call site, so that it is inlined into the loop and
@@ -247,13 +248,23 @@ macro_rules! gcm_engine {
         fn chunk<const NR: usize, const OPEN: bool>(
             k: &KeyData,
             ctr: V,
+            first: u32,
             prev: Option<&[u8; CH]>,
             cur: &mut [u8; CH],
             acc: __m128i,
         ) -> __m128i {
             let mut s = [vzero(); B];
-            for (j, x) in s.iter_mut().enumerate() {
-                *x = vxor(ctr_block(ctr, j), rkey(k, 0));
+            if (first & 0xff) as usize + N <= 256 {
+                // No counter of the chunk carries out of its lowest byte: add the offsets to
+                // the big-endian counter block directly (one byte swap instead of `B`).
+                let be = vbswap(ctr);
+                for (j, x) in s.iter_mut().enumerate() {
+                    *x = vxor(vadd32(be, vbswap(vctr((j * W) as i32))), rkey(k, 0));
+                }
+            } else {
+                for (j, x) in s.iter_mut().enumerate() {
+                    *x = vxor(ctr_block(ctr, j), rkey(k, 0));
+                }
             }
             let mut p = (vzero(), vzero(), vzero());
             let hashed = {
@@ -400,7 +411,8 @@ macro_rules! gcm_engine {
                 // An opaque copy of the key pointer per chunk: otherwise LLVM hoists the
                 // loads of the round keys and powers of H out of the loop and, short of
                 // registers, spills them to the stack (slower, and key material left there).
-                acc = chunk::<NR, false>(core::hint::black_box(k), ctr, prev, cur, acc);
+                let first = (2 + i * N) as u32;
+                acc = chunk::<NR, false>(core::hint::black_box(k), ctr, first, prev, cur, acc);
                 ctr = vadd32(ctr, chunk_step());
             }
             match chunks.last() {
@@ -436,9 +448,10 @@ macro_rules! gcm_engine {
             if !inline_aad {
                 acc = ghash_bytes(k, acc, aad);
             }
-            for cur in chunks.iter_mut() {
+            for (i, cur) in chunks.iter_mut().enumerate() {
                 // Opaque key pointer: see `seal_impl`.
-                acc = chunk::<NR, true>(core::hint::black_box(k), ctr, None, cur, acc);
+                let first = (2 + i * N) as u32;
+                acc = chunk::<NR, true>(core::hint::black_box(k), ctr, first, None, cur, acc);
                 ctr = vadd32(ctr, chunk_step());
             }
             let m = tail.len().div_ceil(16) + 1; // tail blocks + the length block
