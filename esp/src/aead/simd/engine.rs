@@ -56,6 +56,14 @@ macro_rules! gcm_engine {
             core::hint::black_box(b);
         }
 
+        /// `scrub` for an array of vectors (keystream or AES states).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn scrub_vectors(s: &mut [V]) {
+            s.fill(vzero());
+            core::hint::black_box(s);
+        }
+
         /// `W` consecutive powers of H starting at table block `t` (`H^(HP - t)`, ...).
         #[inline]
         #[target_feature(enable = $feat)]
@@ -330,6 +338,8 @@ macro_rules! gcm_engine {
                 *x = venclast(*x, rkey(k, NR));
             }
             xor_partial(data, &s);
+            // `xor_partial` indexes `s` at run time, so the keystream sits in a stack array.
+            scrub_vectors(&mut s);
             if ng > 0 { finish(p) } else { acc }
         }
 
@@ -521,6 +531,8 @@ macro_rules! gcm_engine {
             for (x, d) in s.iter().zip(t.as_chunks_mut::<VB>().0.iter_mut()).take(nv) {
                 vstore(d, venclast(*x, rkey(k, NR)));
             }
+            // A run-time count of vectors: `s` (AES states) lives in a stack array.
+            scrub_vectors(&mut s);
             if let Some(d) = t.get(..rest.len()) {
                 rest.copy_from_slice(d);
             }
