@@ -233,6 +233,20 @@ fn lengths(rng: &mut ChaCha20Rng) -> Vec<usize> {
     v.extend([
         511, 512, 513, 1023, 1024, 1025, 1400, 1500, 4096, 8999, 9000,
     ]);
+    // Around the tail boundaries after whole chunks (128 bytes for AesNi, 256 for the VAES
+    // paths): the tail runs AES on half a chunk of counters up to half a chunk of data, on a
+    // whole chunk above; open hashes the tail with the AES rounds when tail + length block
+    // fit one chunk (tail <= chunk - 16), else separately.
+    for base in [128, 256, 384, 512, 1280, 8960] {
+        for t in [
+            1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 112, 113, 127, 128, 129, 143, 144, 145,
+        ] {
+            v.push(base + t);
+        }
+        for t in [191, 192, 193, 224, 225, 239, 240, 241, 242, 254, 255] {
+            v.push(base + t);
+        }
+    }
     v.extend((0..60).map(|_| (rng.next_u32() % 9001) as usize));
     v
 }

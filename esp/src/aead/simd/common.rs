@@ -20,6 +20,10 @@ pub(super) const HP: usize = 32;
 pub(super) struct KeyData {
     /// AES round keys 0..=14 (AES-128 uses 0..=10), 16 bytes each.
     pub(super) rk: [u8; 240],
+    /// The same round keys, each repeated in four 16-byte lanes (64 bytes per round), so that
+    /// every vector width loads its broadcast round key straight from here: no per-call copy
+    /// of the key schedule on the stack.
+    pub(super) rkb: [u8; 15 * 64],
     /// Powers of H in the POLYVAL domain, highest first: block `t` holds `H^(HP - t)`.
     pub(super) htab: [u8; 16 * HP],
     /// For Karatsuba: block `t` holds `lo ^ hi` of `H^(HP - t)` in both 64-bit halves.
@@ -175,15 +179,21 @@ fn expand(key: &[u8]) -> [__m128i; 15] {
     rk
 }
 
-/// Encrypts one block with `NR` rounds.
+/// Encrypts one block with `NR` rounds, round keys read from `rk` (as in [`KeyData::rk`]).
 #[inline]
 #[target_feature(enable = "sse2,ssse3,sse4.1,aes,pclmulqdq")]
-pub(super) fn encrypt1<const NR: usize>(rk: &[__m128i; 15], b: __m128i) -> __m128i {
-    let mut s = _mm_xor_si128(b, rk[0]);
-    for k in &rk[1..NR] {
-        s = _mm_aesenc_si128(s, *k);
+pub(super) fn encrypt1<const NR: usize>(rk: &[u8; 240], b: __m128i) -> __m128i {
+    let (keys, _) = rk.as_chunks::<16>();
+    let mut s = b;
+    for (r, k) in keys.iter().enumerate().take(NR + 1) {
+        let k = load16(k);
+        s = match r {
+            0 => _mm_xor_si128(s, k),
+            r if r == NR => _mm_aesenclast_si128(s, k),
+            _ => _mm_aesenc_si128(s, k),
+        };
     }
-    _mm_aesenclast_si128(s, rk[NR])
+    s
 }
 
 /// `J0 = nonce || 0x00000001` for a 96-bit nonce, as loaded bytes.
@@ -242,6 +252,7 @@ pub(super) fn setup(key: &[u8]) -> KeyData {
     let aes256 = key.len() == 32;
     let mut kd = KeyData {
         rk: [0; 240],
+        rkb: [0; 15 * 64],
         htab: [0; 16 * HP],
         hkar: [0; 16 * HP],
         aes256,
@@ -249,11 +260,17 @@ pub(super) fn setup(key: &[u8]) -> KeyData {
     for (d, s) in kd.rk.as_chunks_mut::<16>().0.iter_mut().zip(rk.iter()) {
         store16(d, *s);
     }
+    let lanes = kd.rkb.as_chunks_mut::<16>().0.iter_mut();
+    for (i, d) in lanes.enumerate() {
+        if let Some(s) = rk.get(i / 4) {
+            store16(d, *s);
+        }
+    }
     let mut hb = [0u8; 16];
     let h = if aes256 {
-        encrypt1::<14>(&rk, _mm_setzero_si128())
+        encrypt1::<14>(&kd.rk, _mm_setzero_si128())
     } else {
-        encrypt1::<10>(&rk, _mm_setzero_si128())
+        encrypt1::<10>(&kd.rk, _mm_setzero_si128())
     };
     store16(&mut hb, bswap(h));
     let mut hx = mulx(u128::from_le_bytes(hb)).to_le_bytes();

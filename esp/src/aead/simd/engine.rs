@@ -33,27 +33,35 @@ macro_rules! gcm_engine {
         /// Packets per batch group.
         const BATCH_PACKETS: usize = 8;
 
-        /// Round keys broadcast to every lane, and as single blocks.
-        struct Keys {
-            rk: [V; 15],
-            rk1: [__m128i; 15],
-        }
-
+        /// Round key `r` in every lane, loaded from the key's broadcast table (the key
+        /// schedule is never copied to the stack; in the unrolled loops this is a memory
+        /// operand of `vaesenc`).
         #[inline]
         #[target_feature(enable = $feat)]
-        fn keys<const NR: usize>(k: &KeyData) -> Keys {
-            let mut rk = [vzero(); 15];
-            let mut rk1 = [_mm_setzero_si128(); 15];
-            for ((d, d1), s) in rk
-                .iter_mut()
-                .zip(rk1.iter_mut())
-                .zip(k.rk.as_chunks::<16>().0)
-                .take(NR + 1)
-            {
-                *d1 = common::load16(s);
-                *d = vbcast(*d1);
+        fn rkey(k: &KeyData, r: usize) -> V {
+            match k.rkb.get(r * 64..).and_then(|s| s.first_chunk::<VB>()) {
+                Some(s) => vload(s),
+                None => vzero(),
             }
-            Keys { rk, rk1 }
+        }
+
+        /// Overwrites a stack buffer that held keystream or plaintext. The buffers are on the
+        /// per-packet path, so this is a plain `fill` (vector stores) kept alive by
+        /// `black_box`, not `zeroize`'s byte-by-byte volatile writes, which would cost more
+        /// than the AES. `black_box` is documented as best effort; the generated code keeps
+        /// the stores (checked in the disassembly of the bench binary).
+        #[inline]
+        fn scrub(b: &mut [u8]) {
+            b.fill(0);
+            core::hint::black_box(b);
+        }
+
+        /// `scrub` for an array of vectors (keystream or AES states).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn scrub_vectors(s: &mut [V]) {
+            s.fill(vzero());
+            core::hint::black_box(s);
         }
 
         /// `W` consecutive powers of H starting at table block `t` (`H^(HP - t)`, ...).
@@ -113,10 +121,37 @@ macro_rules! gcm_engine {
             finish(p)
         }
 
+        /// GHASH of at most one block (`data`, zero-padded), folded into `acc`:
+        /// `(acc + data) * H`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn ghash_block(k: &KeyData, acc: __m128i, data: &[u8]) -> __m128i {
+            if data.is_empty() {
+                return acc;
+            }
+            let mut b = [0u8; 16];
+            if let Some(d) = b.get_mut(..data.len()) {
+                d.copy_from_slice(data);
+            }
+            let h1 = match k
+                .htab
+                .get((HP - 1) * 16..)
+                .and_then(|s| s.first_chunk::<16>())
+            {
+                Some(h) => common::load16(h),
+                None => _mm_setzero_si128(),
+            };
+            common::dot(_mm_xor_si128(acc, common::bswap(common::load16(&b))), h1)
+        }
+
         /// GHASH of `data`, zero-padded to whole blocks, folded into `acc`.
         #[inline]
         #[target_feature(enable = $feat)]
         fn ghash_bytes(k: &KeyData, mut acc: __m128i, data: &[u8]) -> __m128i {
+            if data.len() <= 16 {
+                // One block (ESP's AAD, 8 or 12 bytes): a single multiplication by H.
+                return ghash_block(k, acc, data);
+            }
             let (chunks, rest) = data.as_chunks::<CH>();
             for c in chunks {
                 acc = ghash_chunk(k, acc, c);
@@ -210,121 +245,134 @@ macro_rules! gcm_engine {
             vbswap(vadd32(ctr, vctr((j * W) as i32)))
         }
 
-        /// Encrypts the counter blocks of one chunk; when `g` is given, GHASHes it into `acc`
-        /// between the AES rounds.
+        /// One chunk of CTR mode on `cur`, first counter `ctr` (whose 32-bit value is `first`),
+        /// with the GHASH of one chunk
+        /// between the AES rounds: for seal the previous chunk's ciphertext `prev` (if any),
+        /// for open (`OPEN`) `cur` itself, read before it is overwritten. Returns the new
+        /// accumulator. One instance per call site, so that it is inlined into the loop and
+        /// the keystream stays in registers.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn chunk_enc_ghash<const NR: usize>(
-            ks: &Keys,
+        fn chunk<const NR: usize, const OPEN: bool>(
             k: &KeyData,
             ctr: V,
-            g: Option<&[u8; CH]>,
+            first: u32,
+            prev: Option<&[u8; CH]>,
+            cur: &mut [u8; CH],
             acc: __m128i,
-        ) -> ([V; B], __m128i) {
+        ) -> __m128i {
             let mut s = [vzero(); B];
-            for (j, x) in s.iter_mut().enumerate() {
-                *x = vxor(ctr_block(ctr, j), ks.rk[0]);
+            if (first & 0xff) as usize + N <= 256 {
+                // No counter of the chunk carries out of its lowest byte: add the offsets to
+                // the big-endian counter block directly (one byte swap instead of `B`).
+                let be = vbswap(ctr);
+                for (j, x) in s.iter_mut().enumerate() {
+                    *x = vxor(vadd32(be, vbswap(vctr((j * W) as i32))), rkey(k, 0));
+                }
+            } else {
+                for (j, x) in s.iter_mut().enumerate() {
+                    *x = vxor(ctr_block(ctr, j), rkey(k, 0));
+                }
             }
             let mut p = (vzero(), vzero(), vzero());
-            let gv = g.map(|g| g.as_chunks::<VB>().0);
-            for r in 1..NR {
-                for x in s.iter_mut() {
-                    *x = venc(*x, ks.rk[r]);
-                }
-                if let Some(d) = gv.and_then(|gv| gv.get(r - 1)) {
-                    let mut x = vbswap(vload(d));
-                    if r == 1 {
-                        x = vxor(x, vlane(acc, 0));
+            let hashed = {
+                let g: Option<&[u8; CH]> = if OPEN { Some(&*cur) } else { prev };
+                let gv = match g {
+                    Some(g) => Some(g.as_chunks::<VB>().0),
+                    None => None,
+                };
+                for r in 1..NR {
+                    for x in s.iter_mut() {
+                        *x = venc(*x, rkey(k, r));
                     }
-                    mac(&mut p, x, k, HP - N + (r - 1) * W);
+                    if let Some(d) = gv.and_then(|gv| gv.get(r - 1)) {
+                        let mut x = vbswap(vload(d));
+                        if r == 1 {
+                            x = vxor(x, vlane(acc, 0));
+                        }
+                        mac(&mut p, x, k, HP - N + (r - 1) * W);
+                    }
                 }
+                g.is_some()
+            };
+            // aesenclast ends with the XOR of the round key: fold the data into the key.
+            let last = rkey(k, NR);
+            for (d, x) in cur.as_chunks_mut::<VB>().0.iter_mut().zip(s.iter()) {
+                vstore(d, venclast(*x, vxor(last, vload(d))));
             }
-            for x in s.iter_mut() {
-                *x = venclast(*x, ks.rk[NR]);
-            }
-            let acc = if g.is_some() { finish(p) } else { acc };
-            (s, acc)
+            if hashed { finish(p) } else { acc }
         }
 
-        /// Open's tail: CTR keystream for one chunk of counters, with the GHASH of `gv` (at
-        /// most `B` vectors of `[pad][tail][lens]`, the accumulator entering at lane `lane`)
-        /// between the AES rounds.
+        /// CTR over `data` (at most `NV` vectors), first counter `ctr`, with the GHASH of `gv`
+        /// (at most `B` vectors, the accumulator entering at lane `lane`) between the AES
+        /// rounds. Returns the new accumulator (`acc` when `gv` is empty).
         #[inline]
         #[target_feature(enable = $feat)]
-        fn tail_enc_ghash<const NR: usize>(
-            ks: &Keys,
+        fn tail_nv<const NR: usize, const NV: usize>(
             k: &KeyData,
             ctr: V,
             gv: &[[u8; VB]],
             lane: usize,
             acc: __m128i,
-        ) -> ([V; B], __m128i) {
-            let nv = gv.len().min(B);
-            let mut s = [vzero(); B];
+            data: &mut [u8],
+        ) -> __m128i {
+            let ng = gv.len().min(B);
+            let mut s = [vzero(); NV];
             for (j, x) in s.iter_mut().enumerate() {
-                *x = vxor(ctr_block(ctr, j), ks.rk[0]);
+                *x = vxor(ctr_block(ctr, j), rkey(k, 0));
             }
             let mut p = (vzero(), vzero(), vzero());
             for r in 1..NR {
                 for x in s.iter_mut() {
-                    *x = venc(*x, ks.rk[r]);
+                    *x = venc(*x, rkey(k, r));
                 }
-                if let Some(d) = gv.get(r - 1).filter(|_| r <= nv) {
+                if let Some(d) = gv.get(r - 1).filter(|_| r <= ng) {
                     let mut x = vbswap(vload(d));
                     if r == 1 {
                         x = vxor(x, vlane(acc, lane));
                     }
-                    mac(&mut p, x, k, HP - nv * W + (r - 1) * W);
+                    mac(&mut p, x, k, HP - ng * W + (r - 1) * W);
                 }
             }
             for x in s.iter_mut() {
-                *x = venclast(*x, ks.rk[NR]);
-            }
-            let acc = if nv > 0 { finish(p) } else { acc };
-            (s, acc)
-        }
-
-        #[inline]
-        #[target_feature(enable = $feat)]
-        fn xor_store(c: &mut [u8; CH], s: &[V; B]) {
-            for (d, x) in c.as_chunks_mut::<VB>().0.iter_mut().zip(s) {
-                vstore(d, vxor(vload(d), *x));
-            }
-        }
-
-        /// CTR over `data` (less than one chunk), first counter `ctr`.
-        #[inline]
-        #[target_feature(enable = $feat)]
-        fn ctr_tail<const NR: usize>(ks: &Keys, ctr: V, data: &mut [u8]) {
-            if data.is_empty() {
-                return;
-            }
-            let nv = data.len().div_ceil(VB).min(B);
-            let mut s = [vzero(); B];
-            for (j, x) in s.iter_mut().take(nv).enumerate() {
-                *x = vxor(ctr_block(ctr, j), ks.rk[0]);
-            }
-            for r in 1..NR {
-                for x in s.iter_mut().take(nv) {
-                    *x = venc(*x, ks.rk[r]);
-                }
-            }
-            for x in s.iter_mut().take(nv) {
-                *x = venclast(*x, ks.rk[NR]);
+                *x = venclast(*x, rkey(k, NR));
             }
             xor_partial(data, &s);
+            // `xor_partial` indexes `s` at run time, so the keystream sits in a stack array.
+            scrub_vectors(&mut s);
+            if ng > 0 { finish(p) } else { acc }
         }
 
-        /// XORs `data` (at most one chunk) with the keystream vectors `s`.
+        /// `tail_nv` with AES on half a chunk of counter blocks when `data` fits in it
+        /// (the tails of 1400- and 9000-byte packets do), else on a whole chunk.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn xor_partial(data: &mut [u8], s: &[V; B]) {
+        fn ctr_tail<const NR: usize>(
+            k: &KeyData,
+            ctr: V,
+            gv: &[[u8; VB]],
+            lane: usize,
+            acc: __m128i,
+            data: &mut [u8],
+        ) -> __m128i {
+            if data.len() <= CH / 2 {
+                tail_nv::<NR, { B / 2 }>(k, ctr, gv, lane, acc, data)
+            } else {
+                tail_nv::<NR, B>(k, ctr, gv, lane, acc, data)
+            }
+        }
+
+        /// XORs `data` (at most `s.len()` vectors) with the keystream vectors `s`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn xor_partial(data: &mut [u8], s: &[V]) {
             let (full, rest) = data.as_chunks_mut::<VB>();
             for (d, x) in full.iter_mut().zip(s.iter()) {
                 vstore(d, vxor(vload(d), *x));
             }
             if let Some(x) = s.get(full.len()) {
                 if !rest.is_empty() {
+                    // `t` holds plaintext (and, after the XOR, its ciphertext): scrubbed.
                     let mut t = [0u8; VB];
                     if let Some(tp) = t.get_mut(..rest.len()) {
                         tp.copy_from_slice(rest);
@@ -334,6 +382,7 @@ macro_rules! gcm_engine {
                     if let Some(tp) = t.get(..rest.len()) {
                         rest.copy_from_slice(tp);
                     }
+                    scrub(&mut t);
                 }
             }
         }
@@ -352,9 +401,8 @@ macro_rules! gcm_engine {
             aad: &[u8],
             buf: &mut [u8],
         ) -> [u8; 16] {
-            let ks = keys::<NR>(k);
             let j0 = common::j0(nonce);
-            let ej0 = common::encrypt1::<NR>(&ks.rk1, j0);
+            let ej0 = common::encrypt1::<NR>(&k.rk, j0);
             let mut ctr = vbcast(common::first_ctr(j0));
             let lens = common::len_block(aad.len(), buf.len());
             let (chunks, tail) = buf.as_chunks_mut::<CH>();
@@ -366,21 +414,25 @@ macro_rules! gcm_engine {
             for i in 0..chunks.len() {
                 let (done, rest) = chunks.split_at_mut(i);
                 let Some(cur) = rest.first_mut() else { break };
-                let (s, a) = chunk_enc_ghash::<NR>(&ks, k, ctr, done.last(), acc);
-                acc = a;
+                let prev: Option<&[u8; CH]> = match done.last() {
+                    Some(c) => Some(c),
+                    None => None,
+                };
+                // An opaque copy of the key pointer per chunk: otherwise LLVM hoists the
+                // loads of the round keys and powers of H out of the loop and, short of
+                // registers, spills them to the stack (slower, and key material left there).
+                let first = (2 + i * N) as u32;
+                acc = chunk::<NR, false>(core::hint::black_box(k), ctr, first, prev, cur, acc);
                 ctr = vadd32(ctr, chunk_step());
-                xor_store(cur, &s);
             }
             match chunks.last() {
                 // The GHASH of the last full chunk runs between the AES rounds of the tail's
-                // counter blocks (a whole chunk of them: the latency is the same).
+                // counter blocks.
                 Some(last) if !tail.is_empty() => {
-                    let (s, a) = chunk_enc_ghash::<NR>(&ks, k, ctr, Some(last), acc);
-                    acc = a;
-                    xor_partial(tail, &s);
+                    acc = ctr_tail::<NR>(k, ctr, last.as_chunks::<VB>().0, 0, acc, tail);
                 }
                 Some(last) => acc = ghash_chunk(k, acc, last),
-                None => ctr_tail::<NR>(&ks, ctr, tail),
+                None => acc = ctr_tail::<NR>(k, ctr, &[], 0, acc, tail),
             }
             let aad_in: &[u8] = if inline_aad { aad } else { &[] };
             acc = ghash_final(k, acc, aad_in, tail, &lens);
@@ -396,9 +448,8 @@ macro_rules! gcm_engine {
             buf: &mut [u8],
             tag: &[u8; 16],
         ) -> bool {
-            let ks = keys::<NR>(k);
             let j0 = common::j0(nonce);
-            let ej0 = common::encrypt1::<NR>(&ks.rk1, j0);
+            let ej0 = common::encrypt1::<NR>(&k.rk, j0);
             let mut ctr = vbcast(common::first_ctr(j0));
             let lens = common::len_block(aad.len(), buf.len());
             let (chunks, tail) = buf.as_chunks_mut::<CH>();
@@ -407,11 +458,11 @@ macro_rules! gcm_engine {
             if !inline_aad {
                 acc = ghash_bytes(k, acc, aad);
             }
-            for cur in chunks.iter_mut() {
-                let (s, a) = chunk_enc_ghash::<NR>(&ks, k, ctr, Some(&*cur), acc);
-                acc = a;
+            for (i, cur) in chunks.iter_mut().enumerate() {
+                // Opaque key pointer: see `seal_impl`.
+                let first = (2 + i * N) as u32;
+                acc = chunk::<NR, true>(core::hint::black_box(k), ctr, first, None, cur, acc);
                 ctr = vadd32(ctr, chunk_step());
-                xor_store(cur, &s);
             }
             let m = tail.len().div_ceil(16) + 1; // tail blocks + the length block
             if !inline_aad && !tail.is_empty() && m <= N {
@@ -428,13 +479,11 @@ macro_rules! gcm_engine {
                     d.copy_from_slice(&lens);
                 }
                 let gv = fb.as_chunks::<VB>().0.get(..nv).unwrap_or(&[]);
-                let (s, a) = tail_enc_ghash::<NR>(&ks, k, ctr, gv, pad, acc);
-                acc = a;
-                xor_partial(tail, &s);
+                acc = ctr_tail::<NR>(k, ctr, gv, pad, acc, tail);
             } else {
                 let aad_in: &[u8] = if inline_aad { aad } else { &[] };
                 acc = ghash_final(k, acc, aad_in, tail, &lens);
-                ctr_tail::<NR>(&ks, ctr, tail);
+                ctr_tail::<NR>(k, ctr, &[], 0, acc, tail);
             }
             let ok = common::tag_eq(&common::tag(acc, ej0), tag);
             if !ok {
@@ -446,20 +495,20 @@ macro_rules! gcm_engine {
         /// AES over a list of counter blocks, in place, `B` vectors in flight.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn encrypt_blocks<const NR: usize>(ks: &Keys, blocks: &mut [u8]) {
+        fn encrypt_blocks<const NR: usize>(k: &KeyData, blocks: &mut [u8]) {
             let (chunks, rest) = blocks.as_chunks_mut::<CH>();
             for c in chunks.iter_mut() {
                 let mut s = [vzero(); B];
                 for (x, d) in s.iter_mut().zip(c.as_chunks::<VB>().0) {
-                    *x = vxor(vload(d), ks.rk[0]);
+                    *x = vxor(vload(d), rkey(k, 0));
                 }
                 for r in 1..NR {
                     for x in s.iter_mut() {
-                        *x = venc(*x, ks.rk[r]);
+                        *x = venc(*x, rkey(k, r));
                     }
                 }
                 for (x, d) in s.iter().zip(c.as_chunks_mut::<VB>().0.iter_mut()) {
-                    vstore(d, venclast(*x, ks.rk[NR]));
+                    vstore(d, venclast(*x, rkey(k, NR)));
                 }
             }
             if rest.is_empty() {
@@ -472,19 +521,23 @@ macro_rules! gcm_engine {
             let nv = rest.len().div_ceil(VB).min(B);
             let mut s = [vzero(); B];
             for (x, d) in s.iter_mut().zip(t.as_chunks::<VB>().0).take(nv) {
-                *x = vxor(vload(d), ks.rk[0]);
+                *x = vxor(vload(d), rkey(k, 0));
             }
             for r in 1..NR {
                 for x in s.iter_mut().take(nv) {
-                    *x = venc(*x, ks.rk[r]);
+                    *x = venc(*x, rkey(k, r));
                 }
             }
             for (x, d) in s.iter().zip(t.as_chunks_mut::<VB>().0.iter_mut()).take(nv) {
-                vstore(d, venclast(*x, ks.rk[NR]));
+                vstore(d, venclast(*x, rkey(k, NR)));
             }
+            // A run-time count of vectors: `s` (AES states) lives in a stack array.
+            scrub_vectors(&mut s);
             if let Some(d) = t.get(..rest.len()) {
                 rest.copy_from_slice(d);
             }
+            // `t` held keystream.
+            scrub(&mut t);
         }
 
         /// XORs `data` with the keystream blocks `ks` (at least `data.len()` bytes).
@@ -520,7 +573,6 @@ macro_rules! gcm_engine {
         #[inline]
         #[target_feature(enable = $feat)]
         fn batch_group<const NR: usize>(
-            ks: &Keys,
             k: &KeyData,
             nonces: &[[u8; 12]],
             aads: &[&[u8]],
@@ -540,7 +592,7 @@ macro_rules! gcm_engine {
             }
             let n = n.min(BATCH_BLOCKS);
             if let Some(blocks) = ctrs.get_mut(..n) {
-                encrypt_blocks::<NR>(ks, blocks.as_flattened_mut());
+                encrypt_blocks::<NR>(k, blocks.as_flattened_mut());
             }
             for (i, ((aad, buf), st)) in aads.iter().zip(bufs.iter_mut()).zip(starts).enumerate() {
                 let Some((ej0, stream)) = ctrs.get(st..).and_then(|s| s.split_first()) else {
@@ -572,6 +624,10 @@ macro_rules! gcm_engine {
                     }
                 }
             }
+            // The encrypted counter blocks are keystream (and `E(K, J0)` of each packet).
+            if let Some(used) = ctrs.get_mut(..n) {
+                scrub(used.as_flattened_mut());
+            }
         }
 
         /// `seal_many`/`open_many`: groups consecutive small packets, runs the others alone.
@@ -584,7 +640,6 @@ macro_rules! gcm_engine {
             bufs: &mut [&mut [u8]],
             mut tags: Tags<'_>,
         ) {
-            let ks = keys::<NR>(k);
             let n = nonces.len().min(aads.len()).min(bufs.len()).min(tags.len());
             let mut i = 0;
             while i < n {
@@ -611,7 +666,7 @@ macro_rules! gcm_engine {
                     ) else {
                         break;
                     };
-                    batch_group::<NR>(&ks, k, nn, aa, bb, tt);
+                    batch_group::<NR>(k, nn, aa, bb, tt);
                     i = j;
                     continue;
                 }

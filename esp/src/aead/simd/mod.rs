@@ -107,7 +107,7 @@ impl Simd {
 
     pub(super) fn seal(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; 16] {
         let k = &self.key;
-        match self.backend {
+        let tag = match self.backend {
             // SAFETY: `new` built this key only after `is_available(AesNi)` confirmed the
             // features of `x128`.
             Backend::AesNi => unsafe { x128::seal(k, nonce, aad, buf) },
@@ -117,7 +117,9 @@ impl Simd {
             Backend::Vaes512 => unsafe { x512::seal(k, nonce, aad, buf) },
             // `new` refuses the portable backend.
             Backend::Portable => [0; 16],
-        }
+        };
+        burn_stack();
+        tag
     }
 
     pub(super) fn open(
@@ -137,6 +139,7 @@ impl Simd {
             Backend::Vaes512 => unsafe { x512::open(k, nonce, aad, buf, tag) },
             Backend::Portable => false,
         };
+        burn_stack();
         if ok { Ok(()) } else { Err(GcmAuthError) }
     }
 
@@ -157,6 +160,43 @@ impl Simd {
             Backend::Vaes512 => unsafe { x512::many(k, nonces, aads, bufs, tags) },
             Backend::Portable => {}
         }
+        burn_stack();
+    }
+}
+
+/// Bytes of stack overwritten after each SIMD call with the `burn-stack` feature: more than
+/// the deepest frame chain of a seal or open in the release build (`seal_impl` 0x340 bytes +
+/// `ghash_final` 0x1a8 + `ghash_bytes` 0x308 with their saved registers, about 1.9 KiB).
+#[cfg(all(target_arch = "x86_64", feature = "burn-stack"))]
+const BURN: usize = 2048;
+
+/// SECURITY: what a SIMD call leaves on the stack.
+///
+/// The explicit stack buffers that hold keystream or plaintext (the partial-block buffer of
+/// `xor_partial`, the counter blocks of the batch path) are scrubbed by the engine itself.
+/// What remains are the compiler's spill slots: under AVX2's 16 vector registers, LLVM spills
+/// some AES states, output blocks (the plaintext, in open's chunk loop) and data blocks to
+/// the frame (seen in the disassembly of the bench binary), and Rust code cannot name those
+/// slots. (The round keys are not among them: the chunk loop reads them through an opaque
+/// pointer, so LLVM does not hoist them into registers and spill them.)
+///
+/// With the `burn-stack` feature, this function zeroes [`BURN`] bytes below the caller after
+/// every call: its own frame overlays the frames the SIMD function just left, and
+/// `black_box` keeps the stores alive. Measured cost on the Zen 3 of esp/BENCH-SIMD.md:
+/// about 25-40 ns per call, 8% at 1400 bytes and 3% at 9000 bytes, enough to fall behind
+/// `ring` at 9000 bytes. So it is off by default, which is where `ring` and BoringSSL stand
+/// (their assembly keeps the keystream in registers, their C and Rust callers scrub no
+/// stack): the spill slots are overwritten by the next call, and an attacker who can read
+/// this process's stale stack can read the live key schedule and powers of H in the SA's
+/// heap-allocated `KeyData` just as well, and the plaintext in the caller's buffers.
+#[cfg(target_arch = "x86_64")]
+#[cfg_attr(feature = "burn-stack", inline(never))]
+#[cfg_attr(not(feature = "burn-stack"), inline(always))]
+fn burn_stack() {
+    #[cfg(feature = "burn-stack")]
+    {
+        let mut b = [0u8; BURN];
+        core::hint::black_box(&mut b);
     }
 }
 
