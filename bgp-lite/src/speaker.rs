@@ -398,17 +398,40 @@ impl Speaker {
             .conns
             .get(&conn)
             .ok_or(ApiError::UnknownConnection(conn.0))?;
-        let mut outs = Vec::new();
-        if let Some(s) = self
-            .neighbors
-            .get_mut(&addr)
-            .and_then(|n| n.sessions.get_mut(&conn))
-        {
-            s.handle_data(now, data, &mut outs);
+        if let Some(s) = self.session_mut(addr, conn) {
+            s.push_data(data);
         }
-        let r = self.process(now, addr, conn, outs);
+        // One message at a time, each handled as soon as it is parsed (its bytes and the parsed
+        // UPDATE are still in cache; nothing is queued per message).
+        let mut r = Ok(());
+        let mut outs = Vec::new();
+        while let Some(s) = self.session_mut(addr, conn) {
+            if !s.next_message(now, &mut outs) {
+                break;
+            }
+            for o in outs.drain(..) {
+                let x = self.process_one(now, addr, conn, o);
+                if r.is_ok() {
+                    r = x;
+                }
+            }
+        }
+        // what the FSM queued while stopping (e.g. a NOTIFICATION)
+        for o in outs.drain(..) {
+            let x = self.process_one(now, addr, conn, o);
+            if r.is_ok() {
+                r = x;
+            }
+        }
+        self.drain_tx();
         self.flush(now);
         r
+    }
+
+    fn session_mut(&mut self, addr: IpAddr, conn: ConnId) -> Option<&mut Session> {
+        self.neighbors
+            .get_mut(&addr)
+            .and_then(|n| n.sessions.get_mut(&conn))
     }
 
     /// The transport connection closed (or an outbound connect failed).
@@ -508,7 +531,7 @@ impl Speaker {
             let attrs = attrs.map(|a| self.cache.intern(a));
             self.rib_update(p, SRC_NETWORK, attrs);
         }
-        let all: Vec<Ipv4Prefix> = self.rib.iter().map(|(p, _)| *p).collect();
+        let all: Vec<Ipv4Prefix> = self.rib.iter().map(|(p, _)| p).collect();
         for p in all {
             let ctx = Ctx {
                 peers: &self.peers,
@@ -611,11 +634,7 @@ impl Speaker {
                 addr: n.addr,
                 state: n.state(),
                 dynamic: n.dynamic,
-                prefixes_received: self
-                    .rib
-                    .iter()
-                    .filter(|(_, d)| d.paths.iter().any(|p| p.src == n.src))
-                    .count(),
+                prefixes_received: self.rib.iter().filter(|(_, d)| d.has(n.src)).count(),
                 prefixes_sent: n.adj_out.routes.len(),
             })
             .collect()
@@ -656,10 +675,29 @@ impl Speaker {
     ) -> Result<(), InputError> {
         let mut result = Ok(());
         for o in outs {
+            let r = self.process_one(now, addr, conn, o);
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        self.drain_tx();
+        result
+    }
+
+    /// Handles one output of a session (the transmit queue is drained by the caller).
+    fn process_one(
+        &mut self,
+        now: Instant,
+        addr: IpAddr,
+        conn: ConnId,
+        o: SessionOut,
+    ) -> Result<(), InputError> {
+        let mut result = Ok(());
+        {
             match o {
                 SessionOut::OpenReceived => self.collision(now, addr, conn),
                 SessionOut::Established => self.established(addr, conn),
-                SessionOut::Update(u) => self.update_in(addr, conn, &u),
+                SessionOut::Update(u) => self.update_in(addr, conn, u),
                 SessionOut::RouteRefresh(r) => {
                     if r.afi == Afi::IPV4
                         && r.safi == Safi::UNICAST
@@ -698,7 +736,6 @@ impl Speaker {
                 }
             }
         }
-        self.drain_tx();
         result
     }
 
@@ -832,7 +869,7 @@ impl Speaker {
         }
     }
 
-    fn update_in(&mut self, addr: IpAddr, conn: ConnId, u: &Update) {
+    fn update_in(&mut self, addr: IpAddr, conn: ConnId, mut u: Update) {
         self.stats.updates_in += 1;
         let Some(n) = self.neighbors.get(&addr) else {
             return;
@@ -849,7 +886,7 @@ impl Speaker {
         if u.treat_as_withdraw() {
             self.stats.treat_as_withdraw += 1;
         } else {
-            let mut a = RouteAttrs::from_update(u, four);
+            let mut a = RouteAttrs::take_from_update(&mut u, four);
             if a.reflection_loop(self.cfg.router_id, self.cfg.cluster_id()) {
                 self.stats.reflection_loops += 1;
             } else {
@@ -954,7 +991,7 @@ impl Speaker {
             let contributors = self
                 .rib
                 .within(agg.prefix)
-                .filter(|(p, _)| **p != agg.prefix)
+                .filter(|(p, _)| *p != agg.prefix)
                 .filter_map(|(_, d)| d.best())
                 .map(|p| &*p.attrs);
             let new =
@@ -975,8 +1012,8 @@ impl Speaker {
                     let inner: Vec<(Ipv4Prefix, Option<u32>)> = self
                         .rib
                         .within(agg.prefix)
-                        .filter(|(p, _)| **p != agg.prefix)
-                        .map(|(p, d)| (*p, d.best().map(|b| b.src)))
+                        .filter(|(p, _)| *p != agg.prefix)
+                        .map(|(p, d)| (p, d.best().map(|b| b.src)))
                         .collect();
                     self.dirty.extend(inner);
                     normalize_dirty(&mut self.dirty);
@@ -1066,7 +1103,7 @@ impl Speaker {
                 let mut v: Vec<(Ipv4Prefix, Option<u32>)> = self
                     .rib
                     .iter()
-                    .map(|(p, d)| (*p, d.best().map(|b| b.src)))
+                    .map(|(p, d)| (p, d.best().map(|b| b.src)))
                     .chain(
                         n.adj_out
                             .routes

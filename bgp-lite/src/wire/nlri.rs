@@ -51,6 +51,15 @@ impl Ipv4Prefix {
             len,
         })
     }
+    /// A prefix from an address already masked to `len` bits (`len <= 32`); for tables that
+    /// store prefixes in pieces.
+    pub(crate) const fn from_masked(addr: u32, len: u8) -> Self {
+        Self { addr, len }
+    }
+    /// The network address as a number.
+    pub(crate) const fn addr_bits(&self) -> u32 {
+        self.addr
+    }
     /// Network address.
     pub fn addr(&self) -> Ipv4Addr {
         Ipv4Addr::from(self.addr)
