@@ -949,14 +949,11 @@ impl Speaker {
     }
 
     fn best_changed(&mut self, ch: BestChange) {
-        self.dirty
-            .push((ch.prefix, ch.new.as_ref().map(|(s, _)| *s)));
-        let fib = |b: &Option<(u32, Arc<RouteAttrs>)>| {
-            b.as_ref()
-                .filter(|(s, _)| *s >= SRC_FIRST_PEER)
-                .map(|(_, a)| a.next_hop)
+        self.dirty.push((ch.prefix, ch.new.map(|b| b.src)));
+        let fib = |b: Option<crate::rib::BestSummary>| {
+            b.filter(|b| b.src >= SRC_FIRST_PEER).map(|b| b.next_hop)
         };
-        let (old, new) = (fib(&ch.old), fib(&ch.new));
+        let (old, new) = (fib(ch.old), fib(ch.new));
         if old != new {
             self.push_event(Event::BestPath {
                 prefix: ch.prefix,

@@ -3,8 +3,9 @@
 //!
 //! Layout: a two-level table. The top 16 bits of a prefix's address pick a bucket (through a
 //! 256 KiB index of bucket numbers, so an empty table costs 256 KiB and a bucket is only made
-//! when used); a bucket is a sorted run of `(key, Dest)` kept as two parallel vectors, the key
-//! being the low 16 address bits and the length packed in a `u32`. Prefixes shorter than /16
+//! when used); a bucket is a run of 4-byte entries sorted by key (the low 16 address bits and
+//! the length) that also give the position of the prefix's [`Dest`] in an append-only vector,
+//! so an insert in the middle moves 4 bytes per entry after it and no `Dest`. Prefixes shorter than /16
 //! go in the bucket of their address too, so the concatenation of the buckets is the prefix
 //! order. A run that grows beyond [`SPLIT_AT`] entries is split by the third octet into 256
 //! runs; a split run holds at most the 511 prefixes of lengths 24..=32 inside one /24 plus one
@@ -17,14 +18,15 @@
 //! a hash table of a million entries misses the cache on every probe; it is also smaller
 //! (20 bytes per single-path prefix plus vector slack).
 
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use super::best_path::{BestCtx, compare};
 use super::{Path, RouteAttrs};
 use crate::wire::Ipv4Prefix;
 
-/// Entries in a bucket's single run beyond which it is split by the third octet.
-pub const SPLIT_AT: usize = 1024;
+/// Entries at which a bucket's single run is split by the third octet.
+pub const SPLIT_AT: usize = 1 << IDX_BITS;
 
 /// Candidate paths for one prefix: one or more, the best first (16 bytes; a single path is
 /// stored inline).
@@ -121,21 +123,46 @@ impl Dest {
     }
 }
 
-/// How the best path of a prefix changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the best path of a prefix changed (its source or its attributes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BestChange {
     /// The prefix.
     pub prefix: Ipv4Prefix,
-    /// Previous best (source, attributes).
-    pub old: Option<(u32, Arc<RouteAttrs>)>,
+    /// Previous best.
+    pub old: Option<BestSummary>,
     /// New best.
-    pub new: Option<(u32, Arc<RouteAttrs>)>,
+    pub new: Option<BestSummary>,
 }
 
-/// A sorted run of destinations: `keys[i]` is `(low 16 address bits << 8) | length`.
+/// What the caller of [`LocRib::update`] needs of a best path (no reference count taken: the
+/// insert path stays free of atomic operations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BestSummary {
+    /// Source of the path.
+    pub src: u32,
+    /// Its NEXT_HOP.
+    pub next_hop: Ipv4Addr,
+}
+
+impl BestSummary {
+    fn of(p: &Path) -> Self {
+        Self {
+            src: p.src,
+            next_hop: p.attrs.next_hop,
+        }
+    }
+}
+
+/// Bits of a run entry that index `dests`.
+const IDX_BITS: u32 = 10;
+const IDX_MASK: u32 = (1 << IDX_BITS) - 1;
+
+/// A run of destinations sorted by key, the key being `(low 16 address bits << 6) | length`.
+/// `ents[i]` is `key << 10 | position in dests`: inserting in the middle moves 4-byte entries
+/// only, the 16-byte `Dest`s stay where they were appended.
 #[derive(Debug, Clone, Default)]
 struct Run {
-    keys: Vec<u32>,
+    ents: Vec<u32>,
     dests: Vec<Dest>,
 }
 
@@ -144,34 +171,72 @@ impl Run {
     /// found with one comparison.
     #[inline]
     fn find(&self, k: u32) -> Result<usize, usize> {
-        match self.keys.last() {
+        match self.ents.last() {
             None => Err(0),
-            Some(&l) if k > l => Err(self.keys.len()),
-            Some(&l) if k == l => Ok(self.keys.len() - 1),
-            Some(_) => self.keys.binary_search(&k),
+            Some(&l) if k > l >> IDX_BITS => Err(self.ents.len()),
+            Some(&l) if k == l >> IDX_BITS => Ok(self.ents.len() - 1),
+            Some(_) => self.ents.binary_search_by_key(&k, |e| e >> IDX_BITS),
         }
     }
-    fn insert(&mut self, i: usize, k: u32, d: Dest) {
-        if i >= self.keys.len() {
-            self.keys.push(k);
-            self.dests.push(d);
-        } else {
-            self.keys.insert(i, k);
-            self.dests.insert(i, d);
+    #[inline]
+    fn dest(&self, i: usize) -> Option<&Dest> {
+        let e = *self.ents.get(i)?;
+        self.dests.get((e & IDX_MASK) as usize)
+    }
+    #[inline]
+    fn dest_mut(&mut self, i: usize) -> Option<&mut Dest> {
+        let e = *self.ents.get(i)?;
+        self.dests.get_mut((e & IDX_MASK) as usize)
+    }
+    /// Inserts at `i`; `false` when the run is full (never for a run of a split bucket, which
+    /// holds at most ~540 prefixes, nor for a flat run, split when it reaches [`SPLIT_AT`]).
+    fn insert(&mut self, i: usize, k: u32, d: Dest) -> bool {
+        let Ok(idx) = u32::try_from(self.dests.len()) else {
+            return false;
+        };
+        if idx > IDX_MASK {
+            return false;
         }
+        self.dests.push(d);
+        let e = (k << IDX_BITS) | idx;
+        if i >= self.ents.len() {
+            self.ents.push(e);
+        } else {
+            self.ents.insert(i, e);
+        }
+        true
     }
     fn remove(&mut self, i: usize) {
-        if i < self.keys.len() {
-            self.keys.remove(i);
-            self.dests.remove(i);
+        if i >= self.ents.len() {
+            return;
         }
-        if self.keys.is_empty() {
+        let idx = self.ents.remove(i) & IDX_MASK;
+        let last = self.dests.len().saturating_sub(1);
+        if (idx as usize) < self.dests.len() {
+            self.dests.swap_remove(idx as usize);
+            if idx as usize != last {
+                // the destination that was last now sits at `idx`
+                if let Some(e) = self
+                    .ents
+                    .iter_mut()
+                    .find(|e| (**e & IDX_MASK) as usize == last)
+                {
+                    *e = (*e & !IDX_MASK) | idx;
+                }
+            }
+        }
+        if self.ents.is_empty() {
             // give the memory back
             *self = Self::default();
         }
     }
     fn len(&self) -> usize {
-        self.keys.len()
+        self.ents.len()
+    }
+    fn iter(&self) -> impl Iterator<Item = (u32, &Dest)> + '_ {
+        self.ents
+            .iter()
+            .filter_map(move |e| Some((e >> IDX_BITS, self.dests.get((e & IDX_MASK) as usize)?)))
     }
 }
 
@@ -208,15 +273,22 @@ impl Bucket {
         let Self::Flat(r) = self else {
             return;
         };
-        if r.len() <= SPLIT_AT {
+        if r.len() < SPLIT_AT {
             return;
         }
         let old = std::mem::take(r);
+        let mut dests: Vec<Option<Dest>> = old.dests.into_iter().map(Some).collect();
         let mut rs: Box<[Run]> = vec![Run::default(); 256].into_boxed_slice();
-        for (k, d) in old.keys.into_iter().zip(old.dests) {
-            if let Some(s) = rs.get_mut(sub_index(k)) {
-                s.keys.push(k);
-                s.dests.push(d);
+        for e in old.ents {
+            let k = e >> IDX_BITS;
+            if let (Some(s), Some(d)) = (
+                rs.get_mut(sub_index(k)),
+                dests
+                    .get_mut((e & IDX_MASK) as usize)
+                    .and_then(Option::take),
+            ) {
+                let at = s.len();
+                s.insert(at, k, d);
             }
         }
         *self = Self::Split(rs);
@@ -225,7 +297,7 @@ impl Bucket {
 
 #[inline]
 fn sub_index(k: u32) -> usize {
-    ((k >> 16) & 0xff) as usize
+    ((k >> 14) & 0xff) as usize
 }
 
 #[inline]
@@ -233,14 +305,14 @@ fn split_key(p: &Ipv4Prefix) -> (usize, u32) {
     let a = p.addr_bits();
     (
         (a >> 16) as usize,
-        ((a & 0xffff) << 8) | u32::from(p.prefix_len()),
+        ((a & 0xffff) << 6) | u32::from(p.prefix_len()),
     )
 }
 
 #[inline]
 fn join_key(hi: usize, k: u32) -> Ipv4Prefix {
     #[allow(clippy::cast_possible_truncation, reason = "hi < 65536, len <= 32")]
-    Ipv4Prefix::from_masked(((hi as u32) << 16) | (k >> 8), (k & 0xff) as u8)
+    Ipv4Prefix::from_masked(((hi as u32) << 16) | (k >> 6), (k & 0x3f) as u8)
 }
 
 /// The Loc-RIB. See the module docs for the layout.
@@ -302,8 +374,13 @@ impl LocRib {
         match run.find(k) {
             Err(i) => {
                 // a new prefix: its only path is the best
-                let new = Some((src, Arc::clone(&a)));
-                run.insert(i, k, Dest::one(Path { src, attrs: a }));
+                let new = Some(BestSummary {
+                    src,
+                    next_hop: a.next_hop,
+                });
+                if !run.insert(i, k, Dest::one(Path { src, attrs: a })) {
+                    return None;
+                }
                 bucket.maybe_split();
                 self.len += 1;
                 Some(BestChange {
@@ -313,7 +390,7 @@ impl LocRib {
                 })
             }
             Ok(i) => {
-                let d = run.dests.get_mut(i)?;
+                let d = run.dest_mut(i)?;
                 let ob = d.best()?;
                 let old = (ob.src, Arc::clone(&ob.attrs));
                 match d.paths_mut().iter_mut().find(|p| p.src == src) {
@@ -330,11 +407,13 @@ impl LocRib {
                 if nb.src == old.0 && Arc::ptr_eq(&nb.attrs, &old.1) {
                     return None;
                 }
-                let new = Some((nb.src, Arc::clone(&nb.attrs)));
                 Some(BestChange {
                     prefix,
-                    old: Some(old),
-                    new,
+                    old: Some(BestSummary {
+                        src: old.0,
+                        next_hop: old.1.next_hop,
+                    }),
+                    new: Some(BestSummary::of(nb)),
                 })
             }
         }
@@ -350,11 +429,11 @@ impl LocRib {
     ) -> Option<BestChange> {
         let run = self.bucket_mut(hi)?.run_mut(k)?;
         let i = run.find(k).ok()?;
-        let d = run.dests.get_mut(i)?;
+        let d = run.dest_mut(i)?;
         let j = d.paths().iter().position(|p| p.src == src)?;
         let ob = d.best()?;
-        let old = (ob.src, Arc::clone(&ob.attrs));
         if d.paths().len() == 1 {
+            let old = BestSummary::of(ob);
             run.remove(i);
             self.len -= 1;
             return Some(BestChange {
@@ -363,17 +442,20 @@ impl LocRib {
                 new: None,
             });
         }
+        let old = (ob.src, Arc::clone(&ob.attrs));
         d.remove(j);
         d.select(ctx);
         let nb = d.best()?;
         if nb.src == old.0 && Arc::ptr_eq(&nb.attrs, &old.1) {
             return None;
         }
-        let new = Some((nb.src, Arc::clone(&nb.attrs)));
         Some(BestChange {
             prefix,
-            old: Some(old),
-            new,
+            old: Some(BestSummary {
+                src: old.0,
+                next_hop: old.1.next_hop,
+            }),
+            new: Some(BestSummary::of(nb)),
         })
     }
 
@@ -382,7 +464,7 @@ impl LocRib {
         let (hi, k) = split_key(&prefix);
         let run = self.bucket_mut(hi)?.run_mut(k)?;
         let i = run.find(k).ok()?;
-        let d = run.dests.get_mut(i)?;
+        let d = run.dest_mut(i)?;
         let ob = d.best()?;
         let old = (ob.src, Arc::clone(&ob.attrs));
         d.select(ctx);
@@ -390,11 +472,13 @@ impl LocRib {
         if nb.src == old.0 {
             return None;
         }
-        let new = Some((nb.src, Arc::clone(&nb.attrs)));
         Some(BestChange {
             prefix,
-            old: Some(old),
-            new,
+            old: Some(BestSummary {
+                src: old.0,
+                next_hop: old.1.next_hop,
+            }),
+            new: Some(BestSummary::of(nb)),
         })
     }
 
@@ -402,7 +486,7 @@ impl LocRib {
     pub fn get(&self, prefix: &Ipv4Prefix) -> Option<&Dest> {
         let (hi, k) = split_key(prefix);
         let run = self.bucket(hi)?.run(k)?;
-        run.dests.get(run.find(k).ok()?)
+        run.dest(run.find(k).ok()?)
     }
 
     /// The best path for a prefix.
@@ -426,8 +510,8 @@ impl LocRib {
             .flat_map(|(h, b)| {
                 b.runs()
                     .iter()
-                    .flat_map(move |r| r.keys.iter().zip(&r.dests))
-                    .map(move |(k, d)| (join_key(h, *k), d))
+                    .flat_map(Run::iter)
+                    .map(move |(k, d)| (join_key(h, k), d))
             })
     }
 

@@ -266,10 +266,37 @@ pub enum Prefix {
 ///
 /// # Errors
 /// [`WireError::InvalidNetworkField`].
-pub fn parse_v4_list(mut r: Reader<'_>) -> Result<Vec<Ipv4Prefix>, WireError> {
-    let mut v = Vec::with_capacity(r.remaining() / 4);
-    while !r.is_empty() {
-        v.push(Ipv4Prefix::parse(&mut r)?);
+pub fn parse_v4_list(r: Reader<'_>) -> Result<Vec<Ipv4Prefix>, WireError> {
+    // First pass: count and check the lengths, so the vector is allocated once and exactly.
+    let b = r.rest();
+    let mut n = 0;
+    let mut i = 0;
+    while let Some(&len) = b.get(i) {
+        if len > 32 {
+            return Err(WireError::InvalidNetworkField);
+        }
+        i += 1 + usize::from(len).div_ceil(8);
+        n += 1;
+    }
+    if i != b.len() {
+        return Err(WireError::InvalidNetworkField);
+    }
+    let mut v = Vec::with_capacity(n);
+    let mut rest = b;
+    while let [len, tail @ ..] = rest {
+        let k = usize::from(*len).div_ceil(8);
+        let (Some(bytes), Some(after)) = (tail.get(..k), tail.get(k..)) else {
+            return Err(WireError::InvalidNetworkField);
+        };
+        let mut a = [0u8; 4];
+        if let Some(dst) = a.get_mut(..k) {
+            dst.copy_from_slice(bytes);
+        }
+        v.push(Ipv4Prefix {
+            addr: u32::from_be_bytes(a) & mask4(*len),
+            len: *len,
+        });
+        rest = after;
     }
     Ok(v)
 }
