@@ -11,7 +11,7 @@
 //!   syslog, FIB <───poll_event (Syslog, BestPath, DiscardRoute)            aggregation, policy out)
 //! ```
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +34,10 @@ use crate::wire::{
 
 /// Maximum queued events; more are dropped and counted.
 const EVENT_CAP: usize = 1 << 16;
+
+/// Prefixes turned into UPDATEs per `poll_transmit` call (bounds one transmit to ~100 KiB
+/// even with one attribute set per prefix).
+const TX_BATCH: usize = 1024;
 
 /// Bytes to send on a connection.
 #[must_use]
@@ -164,6 +168,10 @@ struct Neighbor {
     retry_at: Option<Instant>,
     adj_out: AdjRibOut,
     full_sync: bool,
+    /// Prefixes whose advertisement to this neighbor may have to change; turned into UPDATEs
+    /// lazily, when the caller polls for bytes to send (flow control: a peer that is not
+    /// drained costs at most one entry per prefix here, never a growing byte queue).
+    pending: BTreeSet<Ipv4Prefix>,
 }
 
 impl Neighbor {
@@ -230,6 +238,11 @@ pub struct Speaker {
     transmits: VecDeque<StreamTransmit>,
     events: VecDeque<Event>,
     stats: Stats,
+    /// The latest `now` given by the caller (keepalive timers of UPDATEs built in
+    /// `poll_transmit`).
+    last_now: Instant,
+    /// Neighbor after which the next lazy UPDATE batch is looked for (round robin).
+    rr_after: Option<IpAddr>,
 }
 
 impl Speaker {
@@ -256,6 +269,8 @@ impl Speaker {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            last_now: now,
+            rr_after: None,
             cfg,
         };
         let configured: Vec<_> = s
@@ -292,6 +307,7 @@ impl Speaker {
             retry_at: None,
             adj_out: AdjRibOut::default(),
             full_sync: false,
+            pending: BTreeSet::new(),
         };
         if !passive {
             n.retry_at = Some(now);
@@ -592,9 +608,32 @@ impl Speaker {
 
     // ---- (D) output -----------------------------------------------------------------------
 
-    /// Next bytes to send.
+    /// Next bytes to send. UPDATEs are built here, a batch of at most 1,024 prefixes
+    /// per call, from what changed since they were last sent: a caller that cannot write to a
+    /// slow peer just stops polling, and the speaker then holds no more than one pending
+    /// entry per prefix for that peer (see [`Speaker::queued_bytes`]).
     pub fn poll_transmit(&mut self) -> Option<StreamTransmit> {
-        self.transmits.pop_front()
+        if let Some(t) = self.transmits.pop_front() {
+            return Some(t);
+        }
+        self.generate_updates()
+    }
+
+    /// Bytes already encoded and waiting for `poll_transmit` (OPEN, KEEPALIVE, NOTIFICATION,
+    /// and no more than one batch of UPDATEs).
+    pub fn queued_bytes(&self) -> usize {
+        self.transmits.iter().map(|t| t.bytes.len()).sum::<usize>()
+            + self
+                .neighbors
+                .values()
+                .flat_map(|n| n.sessions.values())
+                .map(|s| s.tx.len())
+                .sum::<usize>()
+    }
+
+    /// Prefixes waiting to be (re)considered for a neighbor's next UPDATEs.
+    pub fn pending_prefixes(&self, peer: IpAddr) -> usize {
+        self.neighbors.get(&peer).map_or(0, |n| n.pending.len())
     }
 
     /// Next event.
@@ -831,6 +870,7 @@ impl Speaker {
         if was_established {
             n.established = None;
             n.adj_out.routes.clear();
+            n.pending.clear();
             n.full_sync = false;
             let star = n.star();
             let why = match &reason {
@@ -1078,6 +1118,7 @@ impl Speaker {
     }
 
     fn flush(&mut self, now: Instant) {
+        self.last_now = now;
         if !self.dirty.is_empty() {
             normalize_dirty(&mut self.dirty);
             self.run_aggregates();
@@ -1085,93 +1126,114 @@ impl Speaker {
             normalize_dirty(&mut self.dirty);
         }
         let dirty = std::mem::take(&mut self.dirty);
-        let addrs: Vec<IpAddr> = self
-            .neighbors
-            .iter()
-            .filter(|(_, n)| n.established.is_some())
-            .map(|(a, _)| *a)
-            .collect();
-        for addr in addrs {
-            let Some(n) = self.neighbors.get(&addr) else {
+        let rib = &self.rib;
+        for n in self.neighbors.values_mut() {
+            if n.established.is_none() {
                 continue;
-            };
-            let all;
-            let prefixes: &[(Ipv4Prefix, Option<u32>)] = if n.full_sync {
-                let mut v: Vec<(Ipv4Prefix, Option<u32>)> = self
-                    .rib
-                    .iter()
-                    .map(|(p, d)| (p, d.best().map(|b| b.src)))
-                    .chain(
-                        n.adj_out
-                            .routes
-                            .keys()
-                            .map(|p| (*p, self.rib.best(p).map(|b| b.src))),
-                    )
-                    .collect();
-                v.sort_unstable();
-                v.dedup();
-                all = v;
-                &all
-            } else if dirty.is_empty() {
+            }
+            if n.full_sync {
+                n.full_sync = false;
+                n.pending.extend(rib.iter().map(|(p, _)| p));
+                n.pending.extend(n.adj_out.routes.keys().copied());
                 continue;
-            } else {
-                &dirty
-            };
-            let mut withdraw = Vec::new();
-            let mut announce: BTreeMap<Arc<RouteAttrs>, Vec<Ipv4Prefix>> = BTreeMap::new();
-            let mut changes: Vec<(Ipv4Prefix, Option<Arc<RouteAttrs>>)> = Vec::new();
-            for &(p, best_src) in prefixes {
-                // the best path's source is known: skip the lookup when nothing can be sent
-                let want = match best_src {
-                    Some(s) if s != n.src => self.export(n, &p),
-                    _ => None,
-                };
-                if want.is_none() && n.adj_out.routes.is_empty() {
-                    continue;
-                }
-                let have = n.adj_out.routes.get(&p);
-                match (want, have) {
-                    (None, None) => {}
-                    (None, Some(_)) => {
-                        withdraw.push(p);
-                        changes.push((p, None));
-                    }
-                    (Some(w), h) => {
-                        if h.is_some_and(|h| **h == w) {
-                            continue;
-                        }
-                        let w = self.cache.intern(w);
-                        announce.entry(Arc::clone(&w)).or_default().push(p);
-                        changes.push((p, Some(w)));
-                    }
+            }
+            for &(p, best_src) in &dirty {
+                // the best path's source is known: nothing can be sent back to where it came
+                // from, so only a withdrawal of what was sent before is possible then
+                if best_src.is_some_and(|s| s != n.src) || n.adj_out.routes.contains_key(&p) {
+                    n.pending.insert(p);
                 }
             }
-            let Some(n) = self.neighbors.get_mut(&addr) else {
-                continue;
-            };
-            n.full_sync = false;
-            for (p, a) in changes {
-                match a {
-                    Some(a) => n.adj_out.routes.insert(p, a),
-                    None => n.adj_out.routes.remove(&p),
-                };
-            }
-            let Some(s) = n.established.and_then(|c| n.sessions.get_mut(&c)) else {
-                continue;
-            };
-            let four = s.ctx.four_octet_as;
-            let mut out = Vec::new();
-            let mut count = 0u64;
-            pack_withdrawals(&withdraw, &mut out, &mut count);
-            for (a, ps) in &announce {
-                pack_announcements(&a.to_path_attrs(four), four, ps, &mut out, &mut count);
-            }
-            if !out.is_empty() {
-                s.send_raw(now, &out);
-            }
-            self.stats.updates_out += count;
         }
         self.drain_tx();
+    }
+
+    /// Builds the next batch of UPDATEs for one neighbor with pending prefixes (round robin).
+    fn generate_updates(&mut self) -> Option<StreamTransmit> {
+        let mut addrs: Vec<IpAddr> = self
+            .neighbors
+            .iter()
+            .filter(|(_, n)| n.established.is_some() && !n.pending.is_empty())
+            .map(|(a, _)| *a)
+            .collect();
+        if let Some(last) = self.rr_after {
+            let k = addrs.partition_point(|a| *a <= last);
+            addrs.rotate_left(k);
+        }
+        for addr in addrs {
+            while self
+                .neighbors
+                .get(&addr)
+                .is_some_and(|n| !n.pending.is_empty())
+            {
+                if let Some(t) = self.build_batch(addr) {
+                    self.rr_after = Some(addr);
+                    return Some(t);
+                }
+            }
+        }
+        None
+    }
+
+    /// Turns up to [`TX_BATCH`] pending prefixes of a neighbor into UPDATEs (none when nothing
+    /// is to change for them).
+    fn build_batch(&mut self, addr: IpAddr) -> Option<StreamTransmit> {
+        let n = self.neighbors.get_mut(&addr)?;
+        let mut batch = Vec::with_capacity(TX_BATCH.min(n.pending.len()));
+        while batch.len() < TX_BATCH {
+            let Some(p) = n.pending.pop_first() else {
+                break;
+            };
+            batch.push(p);
+        }
+        let n = self.neighbors.get(&addr)?;
+        let mut withdraw = Vec::new();
+        let mut announce: BTreeMap<Arc<RouteAttrs>, Vec<Ipv4Prefix>> = BTreeMap::new();
+        let mut changes: Vec<(Ipv4Prefix, Option<Arc<RouteAttrs>>)> = Vec::new();
+        for p in batch {
+            let want = self.export(n, &p);
+            let have = n.adj_out.routes.get(&p);
+            match (want, have) {
+                (None, None) => {}
+                (None, Some(_)) => {
+                    withdraw.push(p);
+                    changes.push((p, None));
+                }
+                (Some(w), h) => {
+                    if h.is_some_and(|h| **h == w) {
+                        continue;
+                    }
+                    let w = self.cache.intern(w);
+                    announce.entry(Arc::clone(&w)).or_default().push(p);
+                    changes.push((p, Some(w)));
+                }
+            }
+        }
+        let now = self.last_now;
+        let n = self.neighbors.get_mut(&addr)?;
+        for (p, a) in changes {
+            match a {
+                Some(a) => n.adj_out.routes.insert(p, a),
+                None => n.adj_out.routes.remove(&p),
+            };
+        }
+        let s = n.established.and_then(|c| n.sessions.get_mut(&c))?;
+        let four = s.ctx.four_octet_as;
+        let mut out = Vec::new();
+        let mut count = 0u64;
+        pack_withdrawals(&withdraw, &mut out, &mut count);
+        for (a, ps) in &announce {
+            pack_announcements(&a.to_path_attrs(four), four, ps, &mut out, &mut count);
+        }
+        self.stats.updates_out += count;
+        if out.is_empty() {
+            return None;
+        }
+        s.send_raw(now, &out);
+        Some(StreamTransmit {
+            conn: s.conn,
+            bytes: s.take_tx(),
+        })
     }
 
     fn drain_tx(&mut self) {
