@@ -1,6 +1,7 @@
 //! UPDATE parsing and Loc-RIB insertion for 1,000,000 IPv4 prefixes with realistic attribute
-//! sharing (100,000 distinct attribute sets, 10 prefixes per UPDATE), side by side with
-//! parsing alone; prints the heap (counting allocator) and resident memory per prefix.
+//! sharing (100,000 UPDATEs of 10 prefixes; 60,000 distinct attribute sets, UPDATEs k and
+//! k + 60,000 carrying equal ones), side by side with parsing alone; prints the heap (counting
+//! allocator) and resident memory per prefix.
 //!
 //! The measured path is the speaker's real receive path: the stream is fed in 64 KiB chunks to
 //! an established session (`handle_stream_data`: framing, UPDATE parse, attribute interning,
