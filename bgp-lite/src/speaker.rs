@@ -211,11 +211,15 @@ impl BestCtx for Ctx<'_> {
         self.peers.get(&src).copied()
     }
     fn igp_cost(&self, nh: Ipv4Addr) -> u32 {
-        (0..=32u8)
-            .rev()
-            .find_map(|l| Ipv4Prefix::new(nh, l).and_then(|p| self.table.get(&p)))
-            .map_or(u32::MAX, |r| r.metric)
+        lookup(self.table, nh).map_or(u32::MAX, |r| r.metric)
     }
+}
+
+/// Longest-prefix match of `nh` in the caller's route table.
+fn lookup(table: &BTreeMap<Ipv4Prefix, IgpRoute>, nh: Ipv4Addr) -> Option<&IgpRoute> {
+    (0..=32u8)
+        .rev()
+        .find_map(|l| Ipv4Prefix::new(nh, l).and_then(|p| table.get(&p)))
 }
 
 /// The BGP speaker. See the crate docs for the run loop.
@@ -238,6 +242,10 @@ pub struct Speaker {
     transmits: VecDeque<StreamTransmit>,
     events: VecDeque<Event>,
     stats: Stats,
+    /// Routes from neighbors whose NEXT_HOP does not resolve (RFC 4271 §9.1.2.1, with
+    /// `next_hop_check`): (prefix, source) to attributes, out of the Loc-RIB until a route
+    /// table resolves them.
+    unresolved: BTreeMap<(Ipv4Prefix, u32), Arc<RouteAttrs>>,
     /// The latest `now` given by the caller (keepalive timers of UPDATEs built in
     /// `poll_transmit`).
     last_now: Instant,
@@ -271,6 +279,7 @@ impl Speaker {
             stats: Stats::default(),
             last_now: now,
             rr_after: None,
+            unresolved: BTreeMap::new(),
             cfg,
         };
         let configured: Vec<_> = s
@@ -546,6 +555,31 @@ impl Speaker {
             });
             let attrs = attrs.map(|a| self.cache.intern(a));
             self.rib_update(p, SRC_NETWORK, attrs);
+        }
+        if self.cfg.next_hop_check {
+            // RFC 4271 §9.1.2.1: paths whose next hop no longer resolves leave the decision,
+            // held paths whose next hop now resolves come back.
+            let lost: Vec<(Ipv4Prefix, u32, Arc<RouteAttrs>)> = self
+                .rib
+                .iter()
+                .flat_map(|(p, d)| d.paths().iter().map(move |x| (p, x)))
+                .filter(|(_, x)| !x.is_local() && !self.resolvable(x.attrs.next_hop))
+                .map(|(p, x)| (p, x.src, Arc::clone(&x.attrs)))
+                .collect();
+            let back: Vec<((Ipv4Prefix, u32), Arc<RouteAttrs>)> = self
+                .unresolved
+                .iter()
+                .filter(|(_, a)| self.resolvable(a.next_hop))
+                .map(|(k, a)| (*k, Arc::clone(a)))
+                .collect();
+            for (p, src, a) in lost {
+                self.rib_update(p, src, None);
+                self.unresolved.insert((p, src), a);
+            }
+            for (k, a) in back {
+                self.unresolved.remove(&k);
+                self.rib_update(k.0, k.1, Some(a));
+            }
         }
         let all: Vec<Ipv4Prefix> = self.rib.iter().map(|(p, _)| p).collect();
         for p in all {
@@ -888,6 +922,7 @@ impl Speaker {
             for p in self.rib.prefixes_from(src) {
                 self.rib_update(p, src, None);
             }
+            self.unresolved.retain(|(_, s), _| *s != src);
             self.peers.remove(&src);
         }
         let Some(n) = self.neighbors.get_mut(&addr) else {
@@ -961,9 +996,11 @@ impl Speaker {
             }
         }
         for &p in u.withdrawn.iter().chain(mp_withdrawn) {
-            self.rib_update(p, src, None);
+            self.learned(p, src, None);
         }
         let shared = attrs.map(|a| self.cache.intern(a));
+        // next-hop check once per attribute set, not per prefix
+        let shared_ok = shared.as_ref().is_none_or(|a| self.resolvable(a.next_hop));
         for &p in u.nlri.iter().chain(mp_announced) {
             let a = match (&shared, &rm_in) {
                 (None, _) => None,
@@ -974,8 +1011,34 @@ impl Speaker {
                     .apply(rm, &p, a)
                     .map(|x| self.cache.intern(x)),
             };
-            self.rib_update(p, src, a);
+            match a {
+                Some(a)
+                    if !(if shared.as_ref().is_some_and(|s| Arc::ptr_eq(s, &a)) {
+                        shared_ok
+                    } else {
+                        self.resolvable(a.next_hop)
+                    }) =>
+                {
+                    // RFC 4271 §9.1.2.1: held out of the decision process
+                    self.rib_update(p, src, None);
+                    self.unresolved.insert((p, src), a);
+                }
+                a => self.learned(p, src, a),
+            }
         }
+    }
+
+    /// Whether a learned route's next hop may be used (RFC 4271 §9.1.2.1).
+    fn resolvable(&self, nh: Ipv4Addr) -> bool {
+        !self.cfg.next_hop_check || lookup(&self.table, nh).is_some()
+    }
+
+    /// A route (or withdrawal) from a neighbor with a usable next hop.
+    fn learned(&mut self, p: Ipv4Prefix, src: u32, attrs: Option<Arc<RouteAttrs>>) {
+        if !self.unresolved.is_empty() {
+            self.unresolved.remove(&(p, src));
+        }
+        self.rib_update(p, src, attrs);
     }
 
     fn rib_update(&mut self, p: Ipv4Prefix, src: u32, attrs: Option<Arc<RouteAttrs>>) {
