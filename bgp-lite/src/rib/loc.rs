@@ -31,7 +31,25 @@ pub const SPLIT_AT: usize = 1 << IDX_BITS;
 /// Candidate paths for one prefix: one or more, the best first (16 bytes; a single path is
 /// stored inline).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dest(Repr);
+pub struct Dest {
+    /// The candidate paths, the best one first (the others in no particular order); reads as
+    /// a `[Path]` slice.
+    pub paths: Paths,
+}
+
+/// The candidate paths of a [`Dest`], read as a slice (`dest.paths.iter()`, `.len()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths(Repr);
+
+impl std::ops::Deref for Paths {
+    type Target = [Path];
+    fn deref(&self) -> &[Path] {
+        match &self.0 {
+            Repr::One(p) => std::slice::from_ref(p),
+            Repr::Many(v) => v,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Repr {
@@ -46,7 +64,9 @@ enum Repr {
 
 impl Dest {
     fn one(p: Path) -> Self {
-        Self(Repr::One(p))
+        Self {
+            paths: Paths(Repr::One(p)),
+        }
     }
 
     /// The best path (a destination in the RIB always has one).
@@ -56,14 +76,11 @@ impl Dest {
 
     /// Every candidate path, the best one first (the others in no particular order).
     pub fn paths(&self) -> &[Path] {
-        match &self.0 {
-            Repr::One(p) => std::slice::from_ref(p),
-            Repr::Many(v) => v,
-        }
+        &self.paths
     }
 
     fn paths_mut(&mut self) -> &mut [Path] {
-        match &mut self.0 {
+        match &mut self.paths.0 {
             Repr::One(p) => std::slice::from_mut(p),
             Repr::Many(v) => v,
         }
@@ -75,15 +92,16 @@ impl Dest {
     }
 
     fn push(&mut self, p: Path) {
-        match &mut self.0 {
+        match &mut self.paths.0 {
             Repr::Many(v) => v.push(p),
             Repr::One(_) => {
-                let Repr::One(first) =
-                    std::mem::replace(&mut self.0, Repr::Many(Box::new(Vec::with_capacity(2))))
-                else {
+                let Repr::One(first) = std::mem::replace(
+                    &mut self.paths.0,
+                    Repr::Many(Box::new(Vec::with_capacity(2))),
+                ) else {
                     return;
                 };
-                if let Repr::Many(v) = &mut self.0 {
+                if let Repr::Many(v) = &mut self.paths.0 {
                     v.push(first);
                     v.push(p);
                 }
@@ -93,14 +111,14 @@ impl Dest {
 
     /// Removes path `i` from a `Many` (the caller removes the whole `Dest` for its last path).
     fn remove(&mut self, i: usize) {
-        if let Repr::Many(v) = &mut self.0 {
+        if let Repr::Many(v) = &mut self.paths.0 {
             if i < v.len() {
                 v.swap_remove(i);
             }
             if v.len() == 1
                 && let Some(last) = v.pop()
             {
-                self.0 = Repr::One(last);
+                self.paths.0 = Repr::One(last);
             }
         }
     }
@@ -108,7 +126,7 @@ impl Dest {
     /// Moves the best path to the front. `compare` is a total order (ties end on the source),
     /// so the choice does not depend on the order of the others.
     fn select(&mut self, ctx: &impl BestCtx) {
-        let Repr::Many(v) = &mut self.0 else {
+        let Repr::Many(v) = &mut self.paths.0 else {
             return;
         };
         let mut best = 0;
