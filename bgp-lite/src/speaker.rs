@@ -999,6 +999,7 @@ impl Speaker {
             self.learned(p, src, None);
         }
         let shared = attrs.map(|a| self.cache.intern(a));
+        self.rib.warm(&u.nlri);
         // next-hop check once per attribute set, not per prefix
         let shared_ok = shared.as_ref().is_none_or(|a| self.resolvable(a.next_hop));
         for &p in u.nlri.iter().chain(mp_announced) {
