@@ -11,7 +11,8 @@
 //!   syslog, FIB <───poll_event (Syslog, BestPath, DiscardRoute)            aggregation, policy out)
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,7 +33,8 @@ use crate::wire::{
     Afi, DecodeCtx, ErrCode, Ipv4Prefix, Message, Notification, RouteRefresh, Safi, Update,
 };
 
-/// Maximum queued events; more are dropped and counted.
+/// Maximum queued events other than [`Event::BestPath`] (those are never queued nor dropped:
+/// see [`Speaker::poll_event`]); more are dropped and counted.
 const EVENT_CAP: usize = 1 << 16;
 
 /// Prefixes turned into UPDATEs per `poll_transmit` call (bounds one transmit to ~100 KiB
@@ -96,6 +98,11 @@ pub enum Event {
     },
     /// The BGP route for the caller's FIB changed: `next_hop` `None` means remove it (withdrawn,
     /// or the best path is now a local one the caller already has).
+    ///
+    /// Never dropped: produced lazily by [`Speaker::poll_event`] from a set of changed
+    /// prefixes, with the Loc-RIB's best path at the time of the poll (one event per prefix
+    /// however often it changed since the caller last saw it; none when it is back to what the
+    /// caller last saw).
     BestPath {
         /// Prefix.
         prefix: Ipv4Prefix,
@@ -133,7 +140,8 @@ pub struct Stats {
     pub notifications_sent: u64,
     /// Inbound connections refused.
     pub refused: u64,
-    /// Events dropped because the queue was full.
+    /// Events other than [`Event::BestPath`] dropped because the queue was full
+    /// (`BestPath` events are never dropped).
     pub events_dropped: u64,
     /// Non-IPv4-unicast NLRI ignored.
     pub other_afi_ignored: u64,
@@ -241,6 +249,14 @@ pub struct Speaker {
     next_conn: u64,
     transmits: VecDeque<StreamTransmit>,
     events: VecDeque<Event>,
+    /// Best-path changes the caller has not seen: prefix to the FIB next hop the caller last
+    /// saw for it (`None`: no BGP route). One entry per prefix, so bounded by the number of
+    /// prefixes whatever the caller's draining.
+    fib_dirty: HashMap<Ipv4Prefix, Option<Ipv4Addr>, BuildHasherDefault<PrefixHasher>>,
+    /// The keys of `fib_dirty` in the order they first changed (from `fib_next` on).
+    fib_order: Vec<Ipv4Prefix>,
+    /// Next position in `fib_order` to hand out.
+    fib_next: usize,
     stats: Stats,
     /// Routes from neighbors whose NEXT_HOP does not resolve (RFC 4271 §9.1.2.1, with
     /// `next_hop_check`): (prefix, source) to attributes, out of the Loc-RIB until a route
@@ -276,6 +292,9 @@ impl Speaker {
             next_conn: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            fib_dirty: HashMap::default(),
+            fib_order: Vec::new(),
+            fib_next: 0,
             stats: Stats::default(),
             last_now: now,
             rr_after: None,
@@ -670,9 +689,48 @@ impl Speaker {
         self.neighbors.get(&peer).map_or(0, |n| n.pending.len())
     }
 
+    /// Best-path changes not yet handed out by [`poll_event`](Self::poll_event) (at most one
+    /// per prefix).
+    pub fn pending_best_changes(&self) -> usize {
+        self.fib_dirty.len()
+    }
+
     /// Next event.
+    ///
+    /// Ordering: events other than [`Event::BestPath`] (connect/close, syslog, neighbor
+    /// up/down, discard routes, refusals) come out in the order they happened, and all of those
+    /// queued at the time of a call come out before any `BestPath`. `BestPath` events are not
+    /// queued: the speaker keeps the set of prefixes whose FIB next hop changed since the
+    /// caller last saw them (bounded by the number of prefixes, never dropped) and hands them
+    /// out in the order they first changed, each with the Loc-RIB's best at the time of the
+    /// call. A prefix that changed several times yields one event; one that is back to what
+    /// the caller last saw yields none. So a caller that applies every `BestPath` to its FIB
+    /// has, once `poll_event` returns `None`, exactly the Loc-RIB's BGP routes.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        if let Some(e) = self.events.pop_front() {
+            return Some(e);
+        }
+        while let Some(&prefix) = self.fib_order.get(self.fib_next) {
+            self.fib_next += 1;
+            let Some(seen) = self.fib_dirty.remove(&prefix) else {
+                continue;
+            };
+            let now = fib_next_hop(self.rib.best(&prefix));
+            if now != seen {
+                return Some(Event::BestPath {
+                    prefix,
+                    next_hop: now,
+                });
+            }
+        }
+        self.fib_order.clear();
+        self.fib_next = 0;
+        if self.fib_dirty.capacity() > 4096 && self.fib_dirty.is_empty() {
+            // a full-table burst was drained: give the memory back
+            self.fib_dirty.shrink_to(4096);
+            self.fib_order.shrink_to(4096);
+        }
+        None
     }
 
     /// When to call `handle_timeout` next.
@@ -1059,10 +1117,12 @@ impl Speaker {
         };
         let (old, new) = (fib(ch.old), fib(ch.new));
         if old != new {
-            self.push_event(Event::BestPath {
-                prefix: ch.prefix,
-                next_hop: new,
-            });
+            // `old` is what the caller last saw unless the prefix is already pending, in
+            // which case the pending entry keeps what it saw
+            if let std::collections::hash_map::Entry::Vacant(v) = self.fib_dirty.entry(ch.prefix) {
+                v.insert(old);
+                self.fib_order.push(ch.prefix);
+            }
         }
     }
 
@@ -1311,6 +1371,36 @@ impl Speaker {
                 }
             }
         }
+    }
+}
+
+/// The next hop a best path puts in the caller's FIB (`None` for none or a local path).
+fn fib_next_hop(best: Option<&crate::rib::Path>) -> Option<Ipv4Addr> {
+    best.filter(|b| b.src >= SRC_FIRST_PEER)
+        .map(|b| b.attrs.next_hop)
+}
+
+/// Hasher for prefix keys (not keyed: prefixes come from peers, but one entry per prefix and
+/// a good spread of the multiplied value keep the probing short; the table is drained by the
+/// caller).
+#[derive(Default)]
+struct PrefixHasher(u64);
+
+impl Hasher for PrefixHasher {
+    fn finish(&self) -> u64 {
+        // Fibonacci hashing: the high bits (which hashbrown uses) depend on every input bit
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(26)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).rotate_left(3);
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.0 = (self.0 << 8) ^ u64::from(n);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 << 32) ^ u64::from(n);
     }
 }
 
