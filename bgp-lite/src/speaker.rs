@@ -11,8 +11,7 @@
 //!   syslog, FIB <───poll_event (Syslog, BestPath, DiscardRoute)            aggregation, policy out)
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -249,14 +248,8 @@ pub struct Speaker {
     next_conn: u64,
     transmits: VecDeque<StreamTransmit>,
     events: VecDeque<Event>,
-    /// Best-path changes the caller has not seen: prefix to the FIB next hop the caller last
-    /// saw for it (`None`: no BGP route). One entry per prefix, so bounded by the number of
-    /// prefixes whatever the caller's draining.
-    fib_dirty: HashMap<Ipv4Prefix, Option<Ipv4Addr>, BuildHasherDefault<PrefixHasher>>,
-    /// The keys of `fib_dirty` in the order they first changed (from `fib_next` on).
-    fib_order: Vec<Ipv4Prefix>,
-    /// Next position in `fib_order` to hand out.
-    fib_next: usize,
+    /// FIB changes the caller has not seen (never dropped; bounded by the prefixes).
+    fib: FibChanges,
     stats: Stats,
     /// Routes from neighbors whose NEXT_HOP does not resolve (RFC 4271 §9.1.2.1, with
     /// `next_hop_check`): (prefix, source) to attributes, out of the Loc-RIB until a route
@@ -292,9 +285,7 @@ impl Speaker {
             next_conn: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-            fib_dirty: HashMap::default(),
-            fib_order: Vec::new(),
-            fib_next: 0,
+            fib: FibChanges::default(),
             stats: Stats::default(),
             last_now: now,
             rr_after: None,
@@ -689,10 +680,11 @@ impl Speaker {
         self.neighbors.get(&peer).map_or(0, |n| n.pending.len())
     }
 
-    /// Best-path changes not yet handed out by [`poll_event`](Self::poll_event) (at most one
-    /// per prefix).
+    /// Best-path changes not yet handed out by [`poll_event`](Self::poll_event): an upper
+    /// bound on the `BestPath` events still to come (repeated changes of a prefix are merged
+    /// when the list doubles, so this is at most about twice the number of changed prefixes).
     pub fn pending_best_changes(&self) -> usize {
-        self.fib_dirty.len()
+        self.fib.len()
     }
 
     /// Next event.
@@ -700,37 +692,21 @@ impl Speaker {
     /// Ordering: events other than [`Event::BestPath`] (connect/close, syslog, neighbor
     /// up/down, discard routes, refusals) come out in the order they happened, and all of those
     /// queued at the time of a call come out before any `BestPath`. `BestPath` events are not
-    /// queued: the speaker keeps the set of prefixes whose FIB next hop changed since the
-    /// caller last saw them (bounded by the number of prefixes, never dropped) and hands them
-    /// out in the order they first changed, each with the Loc-RIB's best at the time of the
-    /// call. A prefix that changed several times yields one event; one that is back to what
-    /// the caller last saw yields none. So a caller that applies every `BestPath` to its FIB
-    /// has, once `poll_event` returns `None`, exactly the Loc-RIB's BGP routes.
+    /// queued one by one and never dropped: the speaker keeps the prefixes whose FIB next hop
+    /// changed with the next hop the caller last saw and the current one, and hands them out
+    /// in prefix order per batch. A prefix that changed several times before the caller polled
+    /// yields one event with the latest next hop; one that is back to what the caller last saw
+    /// yields none. So a caller that applies every `BestPath` to its FIB has, once
+    /// `poll_event` returns `None`, exactly the Loc-RIB's BGP routes. (A change that arrives
+    /// while the caller is half way through a batch may give a prefix a second event.)
     pub fn poll_event(&mut self) -> Option<Event> {
         if let Some(e) = self.events.pop_front() {
             return Some(e);
         }
-        while let Some(&prefix) = self.fib_order.get(self.fib_next) {
-            self.fib_next += 1;
-            let Some(seen) = self.fib_dirty.remove(&prefix) else {
-                continue;
-            };
-            let now = fib_next_hop(self.rib.best(&prefix));
-            if now != seen {
-                return Some(Event::BestPath {
-                    prefix,
-                    next_hop: now,
-                });
-            }
-        }
-        self.fib_order.clear();
-        self.fib_next = 0;
-        if self.fib_dirty.capacity() > 4096 && self.fib_dirty.is_empty() {
-            // a full-table burst was drained: give the memory back
-            self.fib_dirty.shrink_to(4096);
-            self.fib_order.shrink_to(4096);
-        }
-        None
+        self.fib.pop().map(|e| Event::BestPath {
+            prefix: e.prefix,
+            next_hop: e.now,
+        })
     }
 
     /// When to call `handle_timeout` next.
@@ -1117,12 +1093,7 @@ impl Speaker {
         };
         let (old, new) = (fib(ch.old), fib(ch.new));
         if old != new {
-            // `old` is what the caller last saw unless the prefix is already pending, in
-            // which case the pending entry keeps what it saw
-            if let std::collections::hash_map::Entry::Vacant(v) = self.fib_dirty.entry(ch.prefix) {
-                v.insert(old);
-                self.fib_order.push(ch.prefix);
-            }
+            self.fib.push(ch.prefix, old, new);
         }
     }
 
@@ -1374,33 +1345,94 @@ impl Speaker {
     }
 }
 
-/// The next hop a best path puts in the caller's FIB (`None` for none or a local path).
-fn fib_next_hop(best: Option<&crate::rib::Path>) -> Option<Ipv4Addr> {
-    best.filter(|b| b.src >= SRC_FIRST_PEER)
-        .map(|b| b.attrs.next_hop)
+/// One pending FIB change: what the caller last saw for the prefix and what it is now.
+#[derive(Debug, Clone, Copy)]
+struct FibEnt {
+    prefix: Ipv4Prefix,
+    seen: Option<Ipv4Addr>,
+    now: Option<Ipv4Addr>,
 }
 
-/// Hasher for prefix keys (not keyed: prefixes come from peers, but one entry per prefix and
-/// a good spread of the multiplied value keep the probing short; the table is drained by the
-/// caller).
-#[derive(Default)]
-struct PrefixHasher(u64);
+/// Entries below which the pending FIB changes are never merged while they grow.
+const FIB_MERGE_MIN: usize = 1 << 16;
 
-impl Hasher for PrefixHasher {
-    fn finish(&self) -> u64 {
-        // Fibonacci hashing: the high bits (which hashbrown uses) depend on every input bit
-        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(26)
+/// The best-path changes for the caller's FIB, produced lazily (the way the Adj-RIB-Out is):
+/// a change is appended (24 bytes, no lookup); `pop` sorts and merges what accumulated into a
+/// batch in prefix order (first `seen`, last `now` per prefix, none when they are equal).
+/// When the list doubles without being polled it is merged in place, so it never holds more
+/// than about twice the number of distinct changed prefixes.
+#[derive(Debug, Default)]
+struct FibChanges {
+    ents: Vec<FibEnt>,
+    /// Next entry to hand out.
+    next: usize,
+    /// `ents[next..ready]` is a merged batch (in prefix order, one entry per prefix);
+    /// `ents[ready..]` arrived since.
+    ready: usize,
+    /// Length at which the list is merged in place.
+    limit: usize,
+}
+
+impl FibChanges {
+    fn len(&self) -> usize {
+        self.ents.len() - self.next
     }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).rotate_left(3);
+
+    fn push(&mut self, prefix: Ipv4Prefix, seen: Option<Ipv4Addr>, now: Option<Ipv4Addr>) {
+        self.ents.push(FibEnt { prefix, seen, now });
+        if self.len() > self.limit.max(FIB_MERGE_MIN) {
+            self.merge();
+            self.limit = 2 * self.len();
         }
     }
-    fn write_u8(&mut self, n: u8) {
-        self.0 = (self.0 << 8) ^ u64::from(n);
+
+    /// Drops the handed-out entries and merges the rest into one batch. Entries of the
+    /// current batch come before later ones for the same prefix (stable sort), so the first
+    /// `seen` of a prefix is what the caller last saw, and its `now` (or a later entry's) is
+    /// what it will see.
+    fn merge(&mut self) {
+        self.ents.drain(..self.next);
+        self.next = 0;
+        self.ents.sort_by_key(|e| e.prefix);
+        let mut w = 0;
+        let mut r = 0;
+        while let Some(&first) = self.ents.get(r) {
+            let mut e = first;
+            r += 1;
+            while let Some(later) = self.ents.get(r).filter(|x| x.prefix == e.prefix) {
+                e.now = later.now;
+                r += 1;
+            }
+            if e.seen != e.now
+                && let Some(slot) = self.ents.get_mut(w)
+            {
+                *slot = e;
+                w += 1;
+            }
+        }
+        self.ents.truncate(w);
+        self.ready = w;
     }
-    fn write_u32(&mut self, n: u32) {
-        self.0 = (self.0 << 32) ^ u64::from(n);
+
+    fn pop(&mut self) -> Option<FibEnt> {
+        // merge what arrived since the batch was made, unless the caller is half way through
+        // it (then the batch goes out first, and the newer entries after it)
+        if (self.next == 0 || self.next >= self.ready) && self.ready < self.ents.len() {
+            self.merge();
+        }
+        let Some(&e) = self.ents.get(self.next).filter(|_| self.next < self.ready) else {
+            self.ents.clear();
+            self.next = 0;
+            self.ready = 0;
+            self.limit = 0;
+            if self.ents.capacity() > FIB_MERGE_MIN {
+                // a full-table burst was drained: give the memory back
+                self.ents.shrink_to(FIB_MERGE_MIN);
+            }
+            return None;
+        };
+        self.next += 1;
+        Some(e)
     }
 }
 
@@ -1511,3 +1543,74 @@ fn pack_announcements(
 
 /// Hold time default, exported for tests of timers.
 pub const DEFAULT_HOLD: Duration = Duration::from_secs(180);
+
+#[cfg(test)]
+mod fib_tests {
+    use super::*;
+
+    /// Model check of `FibChanges`: random changes of a few prefixes interleaved with partial
+    /// drains; the caller's view applied from the pops always ends equal to the state, and an
+    /// undrained run never holds more than about twice the distinct prefixes plus the merge
+    /// threshold.
+    #[test]
+    fn fib_changes_converge_under_any_interleaving() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for round in 0..20 {
+            let prefixes = if round % 2 == 0 { 50 } else { 70_000 };
+            let mut state: BTreeMap<Ipv4Prefix, Ipv4Addr> = BTreeMap::new();
+            let mut seen: BTreeMap<Ipv4Prefix, Ipv4Addr> = BTreeMap::new();
+            let mut f = FibChanges::default();
+            let mut merges = 0usize;
+            for _ in 0..200_000 {
+                // small rounds: frequent partial drains; big ones: rare (merges in place)
+                if rnd(if prefixes < 100 { 100 } else { 3000 }) < 3 {
+                    // a partial drain
+                    for _ in 0..rnd(200) {
+                        let Some(e) = f.pop() else { break };
+                        match e.now {
+                            Some(nh) => seen.insert(e.prefix, nh),
+                            None => seen.remove(&e.prefix),
+                        };
+                    }
+                    continue;
+                }
+                let i = u32::try_from(rnd(prefixes)).unwrap();
+                let p = Ipv4Prefix::new(Ipv4Addr::from(i << 8), 24).unwrap();
+                let nh = [
+                    None,
+                    Some(Ipv4Addr::new(10, 0, 0, 1)),
+                    Some(Ipv4Addr::new(10, 0, 0, 2)),
+                ][usize::try_from(rnd(3)).unwrap()];
+                let old = state.get(&p).copied();
+                if old == nh {
+                    continue;
+                }
+                match nh {
+                    Some(nh) => state.insert(p, nh),
+                    None => state.remove(&p),
+                };
+                let before = f.len();
+                f.push(p, old, nh);
+                merges += usize::from(f.len() <= before);
+                assert!(f.len() <= 2 * prefixes as usize + FIB_MERGE_MIN + 2);
+            }
+            while let Some(e) = f.pop() {
+                match e.now {
+                    Some(nh) => seen.insert(e.prefix, nh),
+                    None => seen.remove(&e.prefix),
+                };
+            }
+            assert_eq!(seen, state, "round {round}");
+            if prefixes > 100 {
+                assert!(merges > 0, "the in-place merge ran");
+            }
+            assert_eq!(f.len(), 0);
+        }
+    }
+}
