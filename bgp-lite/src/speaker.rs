@@ -1349,8 +1349,20 @@ impl Speaker {
 #[derive(Debug, Clone, Copy)]
 struct FibEnt {
     prefix: Ipv4Prefix,
+    /// Position among the entries since the last merge (the merge's tie-break).
+    seq: u32,
     seen: Option<Ipv4Addr>,
     now: Option<Ipv4Addr>,
+}
+
+/// Positions that fit in the low bits of a [`sort_key`].
+const SEQ_BITS: u32 = 26;
+
+/// Prefix order, then position: one `u64` compare (address, length, position).
+fn sort_key(e: &FibEnt) -> u64 {
+    u64::from(u32::from(e.prefix.addr())) << 32
+        | u64::from(e.prefix.prefix_len()) << SEQ_BITS
+        | u64::from(e.seq & ((1 << SEQ_BITS) - 1))
 }
 
 /// Entries below which the pending FIB changes are never merged while they grow.
@@ -1379,7 +1391,13 @@ impl FibChanges {
     }
 
     fn push(&mut self, prefix: Ipv4Prefix, seen: Option<Ipv4Addr>, now: Option<Ipv4Addr>) {
-        self.ents.push(FibEnt { prefix, seen, now });
+        let seq = u32::try_from(self.ents.len()).unwrap_or(u32::MAX);
+        self.ents.push(FibEnt {
+            prefix,
+            seq,
+            seen,
+            now,
+        });
         if self.len() > self.limit.max(FIB_MERGE_MIN) {
             self.merge();
             self.limit = 2 * self.len();
@@ -1393,7 +1411,15 @@ impl FibChanges {
     fn merge(&mut self) {
         self.ents.drain(..self.next);
         self.next = 0;
-        self.ents.sort_by_key(|e| e.prefix);
+        if self.ents.len() < 1 << SEQ_BITS {
+            // positions are unique: an unstable sort on (prefix, position) is stable
+            for (i, e) in self.ents.iter_mut().enumerate() {
+                e.seq = u32::try_from(i).unwrap_or(u32::MAX);
+            }
+            self.ents.sort_unstable_by_key(sort_key);
+        } else {
+            self.ents.sort_by_key(|e| e.prefix);
+        }
         let mut w = 0;
         let mut r = 0;
         while let Some(&first) = self.ents.get(r) {
@@ -1406,6 +1432,7 @@ impl FibChanges {
             if e.seen != e.now
                 && let Some(slot) = self.ents.get_mut(w)
             {
+                e.seq = u32::try_from(w).unwrap_or(u32::MAX);
                 *slot = e;
                 w += 1;
             }
