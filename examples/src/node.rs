@@ -1184,7 +1184,19 @@ impl Node {
             ikev2::Event::PeerDead { sa } => {
                 self.session_gone(now, sa, flexclient::DownReason::Dpd)
             }
-            ikev2::Event::IkeSaFailed { sa, .. } => {
+            ikev2::Event::IkeSaFailed { sa, reason } => {
+                if reason == ikev2::Error::AuthenticationFailed {
+                    let peer = self
+                        .pending
+                        .get(&sa)
+                        .map(|p| std::net::IpAddr::V4(*p))
+                        .or_else(|| self.ike.sa_info(sa).map(|i| i.remote.ip()))
+                        .map_or_else(|| "peer".to_owned(), |p| format!("peer {p}"));
+                    self.syslog(
+                        at,
+                        format!("%IKEV2-5-AUTH_FAILED: IKEv2 authentication failed with {peer}"),
+                    );
+                }
                 if self.sessions.contains_key(&sa) {
                     self.session_gone(now, sa, flexclient::DownReason::Other);
                 } else if let Some(peer) = self.pending.remove(&sa)
@@ -2784,8 +2796,13 @@ fn build_ike(
         .and_then(|p| p.keyring.as_ref())
         .and_then(|k| cfg.keyrings.get(k))
         .and_then(|k| k.peers.first())
-        .and_then(|p| p.psk_local.as_ref().or(p.psk_remote.as_ref()))
-        .map(|k| ikev2::Psk::new(k.expose()));
+        .and_then(|p| {
+            // `pre-shared-key local X` signs our AUTH, `pre-shared-key remote Y` checks the
+            // peer's; one alone (or plain `pre-shared-key X`, which sets both) serves both ways.
+            let local = p.psk_local.as_ref().or(p.psk_remote.as_ref())?;
+            let remote = p.psk_remote.as_ref().unwrap_or(local);
+            Some(ikev2::Psk::pair(local.expose(), remote.expose()))
+        });
     let mut policy = ikev2::SaPolicy::new(ikev2::wire::Identification::ipv4(public));
     let transport = cfg
         .transform_sets

@@ -375,3 +375,105 @@ fn config_dir_errors_name_the_file() {
         "{msg}"
     );
 }
+
+/// A temporary configuration directory, removed on drop (even when the test fails).
+struct ConfDir(std::path::PathBuf);
+
+impl Drop for ConfDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The shipped configurations with the keyrings rewritten: the spokes sign with
+/// `spoke_local` and check `spoke_remote`, the hubs sign with `hub_local` and check `hub_remote`.
+fn psk_lab(
+    tag: &str,
+    (spoke_local, spoke_remote): (&str, &str),
+    (hub_local, hub_remote): (&str, &str),
+) -> (lab::Lab, ConfDir) {
+    let dir = ConfDir(
+        std::env::temp_dir().join(format!("flexvpn-router-psk-{tag}-{}", std::process::id())),
+    );
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let shipped = "  pre-shared-key local cisco\n  pre-shared-key remote cisco\n";
+    for (name, text) in lab::DEFAULT_CONFIGS {
+        assert!(text.contains(shipped), "{name}");
+        let (l, r) = if name.starts_with("hub") {
+            (hub_local, hub_remote)
+        } else {
+            (spoke_local, spoke_remote)
+        };
+        let text = text.replace(
+            shipped,
+            &format!("  pre-shared-key local {l}\n  pre-shared-key remote {r}\n"),
+        );
+        std::fs::write(dir.0.join(format!("{name}.cfg")), text).unwrap();
+    }
+    let opts = LabOptions {
+        config_dir: Some(dir.0.clone()),
+        quiet: true,
+        ..LabOptions::default()
+    };
+    let mut l = lab::Lab::build(Instant::now(), &opts).unwrap();
+    l.sim.run_for(Duration::from_secs(20));
+    (l, dir)
+}
+
+fn auth_failed_lines(l: &lab::Lab, router: &str) -> Vec<String> {
+    l.router(router)
+        .unwrap()
+        .log()
+        .iter()
+        .filter(|x| x.text.starts_with("%IKEV2-5-AUTH_FAILED"))
+        .map(|x| x.text.clone())
+        .collect()
+}
+
+#[test]
+fn asymmetric_psks_that_match_crosswise_bring_the_spokes_up() {
+    let (l, _dir) = psk_lab(
+        "cross",
+        ("spoke-to-hub", "hub-to-spoke"),
+        ("hub-to-spoke", "spoke-to-hub"),
+    );
+    for s in ["spoke1", "spoke2", "spoke3"] {
+        let c = l.router(s).unwrap().flex_client().unwrap();
+        assert_eq!(c.state().to_string(), "ACTIVE", "{s}");
+        assert!(c.assigned_address().is_some(), "{s}");
+        assert!(auth_failed_lines(&l, s).is_empty(), "{s}");
+    }
+    for h in ["hub1", "hub2"] {
+        assert!(auth_failed_lines(&l, h).is_empty(), "{h}");
+    }
+}
+
+#[test]
+fn asymmetric_psks_that_do_not_match_fail_with_the_auth_failed_log() {
+    // The hubs check the spokes' AUTH with a key the spokes do not sign with.
+    let (l, _dir) = psk_lab(
+        "wrong",
+        ("spoke-to-hub", "hub-to-spoke"),
+        ("hub-to-spoke", "wrong"),
+    );
+    for s in ["spoke1", "spoke2", "spoke3"] {
+        let c = l.router(s).unwrap().flex_client().unwrap();
+        assert_ne!(c.state().to_string(), "ACTIVE", "{s}");
+        assert!(c.assigned_address().is_none(), "{s}");
+        let lines = auth_failed_lines(&l, s);
+        assert!(
+            lines.iter().any(|t| t.contains("peer 172.25.")),
+            "{s}: {:?}",
+            l.router(s).unwrap().log()
+        );
+    }
+    // No virtual-access was cloned on either hub.
+    for h in ["hub1", "hub2"] {
+        let n = l.router(h).unwrap();
+        assert!(
+            !n.log().iter().any(|x| x.text.contains("Virtual-Access")),
+            "{h}: {:?}",
+            n.log()
+        );
+    }
+}
