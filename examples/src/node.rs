@@ -15,7 +15,7 @@
 //! [`Node::handle_timeout`] in, [`Node::poll_transmit`] and [`Node::poll_timeout`] out; it
 //! implements [`SimNode`] so the simulator drives it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
@@ -313,6 +313,10 @@ pub struct Node {
     nhrp_shortcuts: Vec<(Prefix, Ipv4Addr, Ipv4Addr)>,
     /// IKE SAs opened for spoke-to-spoke tunnels, with the other end's NBMA address.
     shortcut_ike: BTreeMap<ikev2::SaHandle, Ipv4Addr>,
+    /// Host routes to the other spoke's tunnel address over an up spoke-to-spoke
+    /// virtual-access: (address, interface). In the FIB as NHRP routes, and in the kernel's
+    /// table (through [`Node::kernel_tunnels`]) in kernel mode.
+    shortcut_hosts: BTreeSet<(Ipv4Addr, String)>,
     /// NHRP settings from the configuration.
     nhrp_setup: Option<NhrpSetup>,
     /// BGP changed routes since the hub's NHRP engine last learned them.
@@ -558,6 +562,7 @@ impl Node {
             nhrp_wait: Vec::new(),
             nhrp_shortcuts: Vec::new(),
             shortcut_ike: BTreeMap::new(),
+            shortcut_hosts: BTreeSet::new(),
             nhrp_setup: None,
             nhrp_routes_dirty: false,
             bgp_asn: cfg.bgp.as_ref().map_or(0, |b| b.asn),
@@ -1529,6 +1534,63 @@ impl Node {
                     .insert(Route::new(p, Source::Nhrp, Target::via(nh, &name)));
             }
         }
+        self.sync_shortcut_hosts();
+    }
+
+    /// Keep a host route to the other spoke's tunnel address on each up spoke-to-spoke
+    /// virtual-access (IOS shows it as `H 10.1.1.101/32 is directly connected,
+    /// Virtual-Access1`): without it, traffic between the two spokes' tunnel addresses would
+    /// leave by the default route. The address comes from the shortcuts this spoke resolved
+    /// (their next hop) and from the NHRP cache's /32 entries for the tunnel's NBMA address
+    /// (the side that answered the resolution).
+    fn sync_shortcut_hosts(&mut self) {
+        let mut want = BTreeSet::new();
+        for t in self.tunnels.values() {
+            let (TunnelKind::VirtualAccess, Some(nbma), Some(own)) =
+                (t.kind, t.destination, t.address)
+            else {
+                continue;
+            };
+            // A hub's virtual-access to a spoke has the spoke's assigned address already.
+            if self
+                .sessions
+                .values()
+                .any(|s| s.iface == t.name && s.assigned.is_some())
+                || self.tunnel_to(nbma).as_deref() != Some(t.name.as_str())
+            {
+                continue;
+            }
+            let resolved = self
+                .nhrp_shortcuts
+                .iter()
+                .filter(|(_, _, n)| *n == nbma)
+                .map(|(_, nh, _)| *nh);
+            let cached = self.nhrp.iter().flat_map(|e| {
+                e.cache()
+                    .iter()
+                    .filter(|c| c.nbma == Some(nbma) && c.prefix.len() == 32)
+                    .map(|c| c.prefix.addr())
+            });
+            for a in resolved.chain(cached).filter(|a| *a != own) {
+                want.insert((a, t.name.clone()));
+            }
+        }
+        if want == self.shortcut_hosts {
+            return;
+        }
+        for (a, name) in self.shortcut_hosts.difference(&want) {
+            let (p, target) = (Prefix::host(*a), Target::connected(name));
+            self.fib
+                .remove_where(|r| r.prefix == p && r.source == Source::Nhrp && r.target == target);
+        }
+        for (a, name) in &want {
+            self.fib.insert(Route::new(
+                Prefix::host(*a),
+                Source::Nhrp,
+                Target::connected(name),
+            ));
+        }
+        self.shortcut_hosts = want;
     }
 
     /// Start IKE to another spoke for a shortcut (unless a tunnel or an attempt exists).
@@ -1609,16 +1671,26 @@ impl Node {
             .map_or_else(String::new, |e| e.show(self.now))
     }
 
-    /// The NHRP shortcut routes installed in the FIB: (prefix, interface).
+    /// The NHRP shortcut routes installed in the FIB (a prefix via the other spoke's tunnel
+    /// address): (prefix, interface).
     pub fn nhrp_routes(&self) -> Vec<(Prefix, String)> {
         self.fib
             .best_routes()
             .filter(|r| r.source == Source::Nhrp)
             .filter_map(|r| match &r.target {
-                Target::Interface { ifname, .. } => Some((r.prefix, ifname.clone())),
+                Target::Interface {
+                    ifname,
+                    via: Some(_),
+                } => Some((r.prefix, ifname.clone())),
                 _ => None,
             })
             .collect()
+    }
+
+    /// The host routes to other spokes' tunnel addresses over up spoke-to-spoke
+    /// virtual-access interfaces: (address, interface).
+    pub fn shortcut_host_routes(&self) -> Vec<(Ipv4Addr, String)> {
+        self.shortcut_hosts.iter().cloned().collect()
     }
 
     /// Send a packet this router originated (routed through the FIB like any other).
@@ -2273,6 +2345,12 @@ impl Node {
                         .values()
                         .filter(|s| s.iface == t.name && !s.initiator)
                         .filter_map(|s| s.assigned)
+                        .chain(
+                            self.shortcut_hosts
+                                .iter()
+                                .filter(|(_, n)| *n == t.name)
+                                .map(|(a, _)| *a),
+                        )
                         .collect(),
                 };
                 Some(KernelTunnel {

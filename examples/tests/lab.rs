@@ -477,3 +477,34 @@ fn asymmetric_psks_that_do_not_match_fail_with_the_auth_failed_log() {
         );
     }
 }
+
+#[test]
+fn phase2_spokes_ping_each_others_tunnel_address_over_the_shortcut() {
+    let r = run(1, Phase::Shortcut);
+    let addr = |s: &str| {
+        r.phase1[usize::from(s.as_bytes()[5] - b'1')]
+            .assigned
+            .unwrap()
+    };
+    let (a1, a2, a3) = (addr("spoke1"), addr("spoke2"), addr("spoke3"));
+    // Spoke 1 resolved both shortcuts; the other ends answered them: each side holds a host
+    // route to the other's tunnel address on its virtual-access.
+    assert_eq!(
+        r.shortcut_hosts["spoke1"],
+        vec![
+            (a2, "Virtual-Access1".to_owned()),
+            (a3, "Virtual-Access2".to_owned())
+        ]
+    );
+    for s in ["spoke2", "spoke3"] {
+        let h = &r.shortcut_hosts[s];
+        assert_eq!(h.len(), 1, "{s}: {h:?}");
+        assert_eq!(h[0].0, a1, "{s}: {h:?}");
+        assert!(h[0].1.starts_with("Virtual-Access"), "{s}: {h:?}");
+    }
+    // The echo request left on the spoke-to-spoke tunnel and was answered.
+    assert_eq!(r.shortcut_tunnel_pings, vec![(a2, true, 1), (a3, true, 1)]);
+    assert!(r.output.contains(&format!(
+        "H     {a2}/32 is directly connected, Virtual-Access1"
+    )));
+}
