@@ -139,6 +139,12 @@ pub struct SpeakerConfig {
     pub aggregates: Vec<AggregateConfig>,
     /// Access lists, prefix lists and route-maps.
     pub policy: Policy,
+    /// RFC 4271 §9.1.2.1: a route learned from a neighbor whose NEXT_HOP the caller's route
+    /// table ([`crate::Speaker::set_route_table`]) does not resolve is kept aside, out of the
+    /// best-path decision, and comes back when a new table resolves it (and leaves again when
+    /// a table no longer does). Off by default: with it on, a caller that gives no route
+    /// table uses no learned route.
+    pub next_hop_check: bool,
 }
 
 impl SpeakerConfig {
@@ -156,6 +162,7 @@ impl SpeakerConfig {
             networks: Vec::new(),
             aggregates: Vec::new(),
             policy: Policy::default(),
+            next_hop_check: false,
         }
     }
 

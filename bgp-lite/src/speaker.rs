@@ -11,7 +11,7 @@
 //!   syslog, FIB <───poll_event (Syslog, BestPath, DiscardRoute)            aggregation, policy out)
 //! ```
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +34,10 @@ use crate::wire::{
 
 /// Maximum queued events; more are dropped and counted.
 const EVENT_CAP: usize = 1 << 16;
+
+/// Prefixes turned into UPDATEs per `poll_transmit` call (bounds one transmit to ~100 KiB
+/// even with one attribute set per prefix).
+const TX_BATCH: usize = 1024;
 
 /// Bytes to send on a connection.
 #[must_use]
@@ -164,6 +168,10 @@ struct Neighbor {
     retry_at: Option<Instant>,
     adj_out: AdjRibOut,
     full_sync: bool,
+    /// Prefixes whose advertisement to this neighbor may have to change; turned into UPDATEs
+    /// lazily, when the caller polls for bytes to send (flow control: a peer that is not
+    /// drained costs at most one entry per prefix here, never a growing byte queue).
+    pending: BTreeSet<Ipv4Prefix>,
 }
 
 impl Neighbor {
@@ -203,11 +211,15 @@ impl BestCtx for Ctx<'_> {
         self.peers.get(&src).copied()
     }
     fn igp_cost(&self, nh: Ipv4Addr) -> u32 {
-        (0..=32u8)
-            .rev()
-            .find_map(|l| Ipv4Prefix::new(nh, l).and_then(|p| self.table.get(&p)))
-            .map_or(u32::MAX, |r| r.metric)
+        lookup(self.table, nh).map_or(u32::MAX, |r| r.metric)
     }
+}
+
+/// Longest-prefix match of `nh` in the caller's route table.
+fn lookup(table: &BTreeMap<Ipv4Prefix, IgpRoute>, nh: Ipv4Addr) -> Option<&IgpRoute> {
+    (0..=32u8)
+        .rev()
+        .find_map(|l| Ipv4Prefix::new(nh, l).and_then(|p| table.get(&p)))
 }
 
 /// The BGP speaker. See the crate docs for the run loop.
@@ -230,6 +242,15 @@ pub struct Speaker {
     transmits: VecDeque<StreamTransmit>,
     events: VecDeque<Event>,
     stats: Stats,
+    /// Routes from neighbors whose NEXT_HOP does not resolve (RFC 4271 §9.1.2.1, with
+    /// `next_hop_check`): (prefix, source) to attributes, out of the Loc-RIB until a route
+    /// table resolves them.
+    unresolved: BTreeMap<(Ipv4Prefix, u32), Arc<RouteAttrs>>,
+    /// The latest `now` given by the caller (keepalive timers of UPDATEs built in
+    /// `poll_transmit`).
+    last_now: Instant,
+    /// Neighbor after which the next lazy UPDATE batch is looked for (round robin).
+    rr_after: Option<IpAddr>,
 }
 
 impl Speaker {
@@ -256,6 +277,9 @@ impl Speaker {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            last_now: now,
+            rr_after: None,
+            unresolved: BTreeMap::new(),
             cfg,
         };
         let configured: Vec<_> = s
@@ -292,6 +316,7 @@ impl Speaker {
             retry_at: None,
             adj_out: AdjRibOut::default(),
             full_sync: false,
+            pending: BTreeSet::new(),
         };
         if !passive {
             n.retry_at = Some(now);
@@ -398,17 +423,40 @@ impl Speaker {
             .conns
             .get(&conn)
             .ok_or(ApiError::UnknownConnection(conn.0))?;
-        let mut outs = Vec::new();
-        if let Some(s) = self
-            .neighbors
-            .get_mut(&addr)
-            .and_then(|n| n.sessions.get_mut(&conn))
-        {
-            s.handle_data(now, data, &mut outs);
+        if let Some(s) = self.session_mut(addr, conn) {
+            s.push_data(data);
         }
-        let r = self.process(now, addr, conn, outs);
+        // One message at a time, each handled as soon as it is parsed (its bytes and the parsed
+        // UPDATE are still in cache; nothing is queued per message).
+        let mut r = Ok(());
+        let mut outs = Vec::new();
+        while let Some(s) = self.session_mut(addr, conn) {
+            if !s.next_message(now, &mut outs) {
+                break;
+            }
+            for o in outs.drain(..) {
+                let x = self.process_one(now, addr, conn, o);
+                if r.is_ok() {
+                    r = x;
+                }
+            }
+        }
+        // what the FSM queued while stopping (e.g. a NOTIFICATION)
+        for o in outs.drain(..) {
+            let x = self.process_one(now, addr, conn, o);
+            if r.is_ok() {
+                r = x;
+            }
+        }
+        self.drain_tx();
         self.flush(now);
         r
+    }
+
+    fn session_mut(&mut self, addr: IpAddr, conn: ConnId) -> Option<&mut Session> {
+        self.neighbors
+            .get_mut(&addr)
+            .and_then(|n| n.sessions.get_mut(&conn))
     }
 
     /// The transport connection closed (or an outbound connect failed).
@@ -508,7 +556,32 @@ impl Speaker {
             let attrs = attrs.map(|a| self.cache.intern(a));
             self.rib_update(p, SRC_NETWORK, attrs);
         }
-        let all: Vec<Ipv4Prefix> = self.rib.iter().map(|(p, _)| *p).collect();
+        if self.cfg.next_hop_check {
+            // RFC 4271 §9.1.2.1: paths whose next hop no longer resolves leave the decision,
+            // held paths whose next hop now resolves come back.
+            let lost: Vec<(Ipv4Prefix, u32, Arc<RouteAttrs>)> = self
+                .rib
+                .iter()
+                .flat_map(|(p, d)| d.paths().iter().map(move |x| (p, x)))
+                .filter(|(_, x)| !x.is_local() && !self.resolvable(x.attrs.next_hop))
+                .map(|(p, x)| (p, x.src, Arc::clone(&x.attrs)))
+                .collect();
+            let back: Vec<((Ipv4Prefix, u32), Arc<RouteAttrs>)> = self
+                .unresolved
+                .iter()
+                .filter(|(_, a)| self.resolvable(a.next_hop))
+                .map(|(k, a)| (*k, Arc::clone(a)))
+                .collect();
+            for (p, src, a) in lost {
+                self.rib_update(p, src, None);
+                self.unresolved.insert((p, src), a);
+            }
+            for (k, a) in back {
+                self.unresolved.remove(&k);
+                self.rib_update(k.0, k.1, Some(a));
+            }
+        }
+        let all: Vec<Ipv4Prefix> = self.rib.iter().map(|(p, _)| p).collect();
         for p in all {
             let ctx = Ctx {
                 peers: &self.peers,
@@ -569,9 +642,32 @@ impl Speaker {
 
     // ---- (D) output -----------------------------------------------------------------------
 
-    /// Next bytes to send.
+    /// Next bytes to send. UPDATEs are built here, a batch of at most 1,024 prefixes
+    /// per call, from what changed since they were last sent: a caller that cannot write to a
+    /// slow peer just stops polling, and the speaker then holds no more than one pending
+    /// entry per prefix for that peer (see [`Speaker::queued_bytes`]).
     pub fn poll_transmit(&mut self) -> Option<StreamTransmit> {
-        self.transmits.pop_front()
+        if let Some(t) = self.transmits.pop_front() {
+            return Some(t);
+        }
+        self.generate_updates()
+    }
+
+    /// Bytes already encoded and waiting for `poll_transmit` (OPEN, KEEPALIVE, NOTIFICATION,
+    /// and no more than one batch of UPDATEs).
+    pub fn queued_bytes(&self) -> usize {
+        self.transmits.iter().map(|t| t.bytes.len()).sum::<usize>()
+            + self
+                .neighbors
+                .values()
+                .flat_map(|n| n.sessions.values())
+                .map(|s| s.tx.len())
+                .sum::<usize>()
+    }
+
+    /// Prefixes waiting to be (re)considered for a neighbor's next UPDATEs.
+    pub fn pending_prefixes(&self, peer: IpAddr) -> usize {
+        self.neighbors.get(&peer).map_or(0, |n| n.pending.len())
     }
 
     /// Next event.
@@ -611,11 +707,7 @@ impl Speaker {
                 addr: n.addr,
                 state: n.state(),
                 dynamic: n.dynamic,
-                prefixes_received: self
-                    .rib
-                    .iter()
-                    .filter(|(_, d)| d.paths.iter().any(|p| p.src == n.src))
-                    .count(),
+                prefixes_received: self.rib.iter().filter(|(_, d)| d.has(n.src)).count(),
                 prefixes_sent: n.adj_out.routes.len(),
             })
             .collect()
@@ -656,10 +748,29 @@ impl Speaker {
     ) -> Result<(), InputError> {
         let mut result = Ok(());
         for o in outs {
+            let r = self.process_one(now, addr, conn, o);
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        self.drain_tx();
+        result
+    }
+
+    /// Handles one output of a session (the transmit queue is drained by the caller).
+    fn process_one(
+        &mut self,
+        now: Instant,
+        addr: IpAddr,
+        conn: ConnId,
+        o: SessionOut,
+    ) -> Result<(), InputError> {
+        let mut result = Ok(());
+        {
             match o {
                 SessionOut::OpenReceived => self.collision(now, addr, conn),
                 SessionOut::Established => self.established(addr, conn),
-                SessionOut::Update(u) => self.update_in(addr, conn, &u),
+                SessionOut::Update(u) => self.update_in(addr, conn, u),
                 SessionOut::RouteRefresh(r) => {
                     if r.afi == Afi::IPV4
                         && r.safi == Safi::UNICAST
@@ -698,7 +809,6 @@ impl Speaker {
                 }
             }
         }
-        self.drain_tx();
         result
     }
 
@@ -794,6 +904,7 @@ impl Speaker {
         if was_established {
             n.established = None;
             n.adj_out.routes.clear();
+            n.pending.clear();
             n.full_sync = false;
             let star = n.star();
             let why = match &reason {
@@ -811,6 +922,7 @@ impl Speaker {
             for p in self.rib.prefixes_from(src) {
                 self.rib_update(p, src, None);
             }
+            self.unresolved.retain(|(_, s), _| *s != src);
             self.peers.remove(&src);
         }
         let Some(n) = self.neighbors.get_mut(&addr) else {
@@ -832,7 +944,7 @@ impl Speaker {
         }
     }
 
-    fn update_in(&mut self, addr: IpAddr, conn: ConnId, u: &Update) {
+    fn update_in(&mut self, addr: IpAddr, conn: ConnId, mut u: Update) {
         self.stats.updates_in += 1;
         let Some(n) = self.neighbors.get(&addr) else {
             return;
@@ -849,7 +961,7 @@ impl Speaker {
         if u.treat_as_withdraw() {
             self.stats.treat_as_withdraw += 1;
         } else {
-            let mut a = RouteAttrs::from_update(u, four);
+            let mut a = RouteAttrs::take_from_update(&mut u, four);
             if a.reflection_loop(self.cfg.router_id, self.cfg.cluster_id()) {
                 self.stats.reflection_loops += 1;
             } else {
@@ -884,9 +996,12 @@ impl Speaker {
             }
         }
         for &p in u.withdrawn.iter().chain(mp_withdrawn) {
-            self.rib_update(p, src, None);
+            self.learned(p, src, None);
         }
         let shared = attrs.map(|a| self.cache.intern(a));
+        self.rib.warm(&u.nlri);
+        // next-hop check once per attribute set, not per prefix
+        let shared_ok = shared.as_ref().is_none_or(|a| self.resolvable(a.next_hop));
         for &p in u.nlri.iter().chain(mp_announced) {
             let a = match (&shared, &rm_in) {
                 (None, _) => None,
@@ -897,8 +1012,34 @@ impl Speaker {
                     .apply(rm, &p, a)
                     .map(|x| self.cache.intern(x)),
             };
-            self.rib_update(p, src, a);
+            match a {
+                Some(a)
+                    if !(if shared.as_ref().is_some_and(|s| Arc::ptr_eq(s, &a)) {
+                        shared_ok
+                    } else {
+                        self.resolvable(a.next_hop)
+                    }) =>
+                {
+                    // RFC 4271 §9.1.2.1: held out of the decision process
+                    self.rib_update(p, src, None);
+                    self.unresolved.insert((p, src), a);
+                }
+                a => self.learned(p, src, a),
+            }
         }
+    }
+
+    /// Whether a learned route's next hop may be used (RFC 4271 §9.1.2.1).
+    fn resolvable(&self, nh: Ipv4Addr) -> bool {
+        !self.cfg.next_hop_check || lookup(&self.table, nh).is_some()
+    }
+
+    /// A route (or withdrawal) from a neighbor with a usable next hop.
+    fn learned(&mut self, p: Ipv4Prefix, src: u32, attrs: Option<Arc<RouteAttrs>>) {
+        if !self.unresolved.is_empty() {
+            self.unresolved.remove(&(p, src));
+        }
+        self.rib_update(p, src, attrs);
     }
 
     fn rib_update(&mut self, p: Ipv4Prefix, src: u32, attrs: Option<Arc<RouteAttrs>>) {
@@ -912,14 +1053,11 @@ impl Speaker {
     }
 
     fn best_changed(&mut self, ch: BestChange) {
-        self.dirty
-            .push((ch.prefix, ch.new.as_ref().map(|(s, _)| *s)));
-        let fib = |b: &Option<(u32, Arc<RouteAttrs>)>| {
-            b.as_ref()
-                .filter(|(s, _)| *s >= SRC_FIRST_PEER)
-                .map(|(_, a)| a.next_hop)
+        self.dirty.push((ch.prefix, ch.new.map(|b| b.src)));
+        let fib = |b: Option<crate::rib::BestSummary>| {
+            b.filter(|b| b.src >= SRC_FIRST_PEER).map(|b| b.next_hop)
         };
-        let (old, new) = (fib(&ch.old), fib(&ch.new));
+        let (old, new) = (fib(ch.old), fib(ch.new));
         if old != new {
             self.push_event(Event::BestPath {
                 prefix: ch.prefix,
@@ -954,7 +1092,7 @@ impl Speaker {
             let contributors = self
                 .rib
                 .within(agg.prefix)
-                .filter(|(p, _)| **p != agg.prefix)
+                .filter(|(p, _)| *p != agg.prefix)
                 .filter_map(|(_, d)| d.best())
                 .map(|p| &*p.attrs);
             let new =
@@ -975,8 +1113,8 @@ impl Speaker {
                     let inner: Vec<(Ipv4Prefix, Option<u32>)> = self
                         .rib
                         .within(agg.prefix)
-                        .filter(|(p, _)| **p != agg.prefix)
-                        .map(|(p, d)| (*p, d.best().map(|b| b.src)))
+                        .filter(|(p, _)| *p != agg.prefix)
+                        .map(|(p, d)| (p, d.best().map(|b| b.src)))
                         .collect();
                     self.dirty.extend(inner);
                     normalize_dirty(&mut self.dirty);
@@ -1044,6 +1182,7 @@ impl Speaker {
     }
 
     fn flush(&mut self, now: Instant) {
+        self.last_now = now;
         if !self.dirty.is_empty() {
             normalize_dirty(&mut self.dirty);
             self.run_aggregates();
@@ -1051,93 +1190,114 @@ impl Speaker {
             normalize_dirty(&mut self.dirty);
         }
         let dirty = std::mem::take(&mut self.dirty);
-        let addrs: Vec<IpAddr> = self
-            .neighbors
-            .iter()
-            .filter(|(_, n)| n.established.is_some())
-            .map(|(a, _)| *a)
-            .collect();
-        for addr in addrs {
-            let Some(n) = self.neighbors.get(&addr) else {
+        let rib = &self.rib;
+        for n in self.neighbors.values_mut() {
+            if n.established.is_none() {
                 continue;
-            };
-            let all;
-            let prefixes: &[(Ipv4Prefix, Option<u32>)] = if n.full_sync {
-                let mut v: Vec<(Ipv4Prefix, Option<u32>)> = self
-                    .rib
-                    .iter()
-                    .map(|(p, d)| (*p, d.best().map(|b| b.src)))
-                    .chain(
-                        n.adj_out
-                            .routes
-                            .keys()
-                            .map(|p| (*p, self.rib.best(p).map(|b| b.src))),
-                    )
-                    .collect();
-                v.sort_unstable();
-                v.dedup();
-                all = v;
-                &all
-            } else if dirty.is_empty() {
+            }
+            if n.full_sync {
+                n.full_sync = false;
+                n.pending.extend(rib.iter().map(|(p, _)| p));
+                n.pending.extend(n.adj_out.routes.keys().copied());
                 continue;
-            } else {
-                &dirty
-            };
-            let mut withdraw = Vec::new();
-            let mut announce: BTreeMap<Arc<RouteAttrs>, Vec<Ipv4Prefix>> = BTreeMap::new();
-            let mut changes: Vec<(Ipv4Prefix, Option<Arc<RouteAttrs>>)> = Vec::new();
-            for &(p, best_src) in prefixes {
-                // the best path's source is known: skip the lookup when nothing can be sent
-                let want = match best_src {
-                    Some(s) if s != n.src => self.export(n, &p),
-                    _ => None,
-                };
-                if want.is_none() && n.adj_out.routes.is_empty() {
-                    continue;
-                }
-                let have = n.adj_out.routes.get(&p);
-                match (want, have) {
-                    (None, None) => {}
-                    (None, Some(_)) => {
-                        withdraw.push(p);
-                        changes.push((p, None));
-                    }
-                    (Some(w), h) => {
-                        if h.is_some_and(|h| **h == w) {
-                            continue;
-                        }
-                        let w = self.cache.intern(w);
-                        announce.entry(Arc::clone(&w)).or_default().push(p);
-                        changes.push((p, Some(w)));
-                    }
+            }
+            for &(p, best_src) in &dirty {
+                // the best path's source is known: nothing can be sent back to where it came
+                // from, so only a withdrawal of what was sent before is possible then
+                if best_src.is_some_and(|s| s != n.src) || n.adj_out.routes.contains_key(&p) {
+                    n.pending.insert(p);
                 }
             }
-            let Some(n) = self.neighbors.get_mut(&addr) else {
-                continue;
-            };
-            n.full_sync = false;
-            for (p, a) in changes {
-                match a {
-                    Some(a) => n.adj_out.routes.insert(p, a),
-                    None => n.adj_out.routes.remove(&p),
-                };
-            }
-            let Some(s) = n.established.and_then(|c| n.sessions.get_mut(&c)) else {
-                continue;
-            };
-            let four = s.ctx.four_octet_as;
-            let mut out = Vec::new();
-            let mut count = 0u64;
-            pack_withdrawals(&withdraw, &mut out, &mut count);
-            for (a, ps) in &announce {
-                pack_announcements(&a.to_path_attrs(four), four, ps, &mut out, &mut count);
-            }
-            if !out.is_empty() {
-                s.send_raw(now, &out);
-            }
-            self.stats.updates_out += count;
         }
         self.drain_tx();
+    }
+
+    /// Builds the next batch of UPDATEs for one neighbor with pending prefixes (round robin).
+    fn generate_updates(&mut self) -> Option<StreamTransmit> {
+        let mut addrs: Vec<IpAddr> = self
+            .neighbors
+            .iter()
+            .filter(|(_, n)| n.established.is_some() && !n.pending.is_empty())
+            .map(|(a, _)| *a)
+            .collect();
+        if let Some(last) = self.rr_after {
+            let k = addrs.partition_point(|a| *a <= last);
+            addrs.rotate_left(k);
+        }
+        for addr in addrs {
+            while self
+                .neighbors
+                .get(&addr)
+                .is_some_and(|n| !n.pending.is_empty())
+            {
+                if let Some(t) = self.build_batch(addr) {
+                    self.rr_after = Some(addr);
+                    return Some(t);
+                }
+            }
+        }
+        None
+    }
+
+    /// Turns up to [`TX_BATCH`] pending prefixes of a neighbor into UPDATEs (none when nothing
+    /// is to change for them).
+    fn build_batch(&mut self, addr: IpAddr) -> Option<StreamTransmit> {
+        let n = self.neighbors.get_mut(&addr)?;
+        let mut batch = Vec::with_capacity(TX_BATCH.min(n.pending.len()));
+        while batch.len() < TX_BATCH {
+            let Some(p) = n.pending.pop_first() else {
+                break;
+            };
+            batch.push(p);
+        }
+        let n = self.neighbors.get(&addr)?;
+        let mut withdraw = Vec::new();
+        let mut announce: BTreeMap<Arc<RouteAttrs>, Vec<Ipv4Prefix>> = BTreeMap::new();
+        let mut changes: Vec<(Ipv4Prefix, Option<Arc<RouteAttrs>>)> = Vec::new();
+        for p in batch {
+            let want = self.export(n, &p);
+            let have = n.adj_out.routes.get(&p);
+            match (want, have) {
+                (None, None) => {}
+                (None, Some(_)) => {
+                    withdraw.push(p);
+                    changes.push((p, None));
+                }
+                (Some(w), h) => {
+                    if h.is_some_and(|h| **h == w) {
+                        continue;
+                    }
+                    let w = self.cache.intern(w);
+                    announce.entry(Arc::clone(&w)).or_default().push(p);
+                    changes.push((p, Some(w)));
+                }
+            }
+        }
+        let now = self.last_now;
+        let n = self.neighbors.get_mut(&addr)?;
+        for (p, a) in changes {
+            match a {
+                Some(a) => n.adj_out.routes.insert(p, a),
+                None => n.adj_out.routes.remove(&p),
+            };
+        }
+        let s = n.established.and_then(|c| n.sessions.get_mut(&c))?;
+        let four = s.ctx.four_octet_as;
+        let mut out = Vec::new();
+        let mut count = 0u64;
+        pack_withdrawals(&withdraw, &mut out, &mut count);
+        for (a, ps) in &announce {
+            pack_announcements(&a.to_path_attrs(four), four, ps, &mut out, &mut count);
+        }
+        self.stats.updates_out += count;
+        if out.is_empty() {
+            return None;
+        }
+        s.send_raw(now, &out);
+        Some(StreamTransmit {
+            conn: s.conn,
+            bytes: s.take_tx(),
+        })
     }
 
     fn drain_tx(&mut self) {

@@ -1,20 +1,47 @@
 //! From received UPDATEs to shared [`RouteAttrs`], and back to path attributes.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+
+use smallvec::SmallVec;
 
 use super::RouteAttrs;
 use crate::wire::attr::{AsSegment, AttrValue, PathAttr, code, flags, seg};
 use crate::wire::{AsPath, Update};
 
 /// Interns attribute sets so prefixes with equal attributes share one allocation.
-/// Lookup only (never iterated into output), with a fixed-key hasher.
+///
+/// Keyed by the 64-bit hash of the set (computed once per lookup, never again: the table's own
+/// hasher is the identity), each key holding the sets with that hash (almost always one).
+/// Lookup only (never iterated into output).
 #[derive(Debug, Default)]
 pub struct AttrCache {
-    set: HashSet<Arc<RouteAttrs>, BuildHasherDefault<FxHasher>>,
+    map: HashMap<u64, SmallVec<[Arc<RouteAttrs>; 1]>, BuildHasherDefault<IdHasher>>,
+    len: usize,
     gc_at: usize,
+}
+
+/// Passes a `u64` key through (the key already is a well-mixed hash).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// A small fixed-key multiplicative hasher (the rustc "Fx" scheme, with a folded-multiply
@@ -77,24 +104,33 @@ impl Hasher for FxHasher {
 impl AttrCache {
     /// The shared copy of `a`.
     pub fn intern(&mut self, a: RouteAttrs) -> Arc<RouteAttrs> {
-        if let Some(x) = self.set.get(&a) {
+        let mut h = FxHasher::default();
+        a.hash(&mut h);
+        let h = h.finish();
+        if let Some(x) = self.map.get(&h).and_then(|v| v.iter().find(|x| ***x == a)) {
             return Arc::clone(x);
         }
-        if self.set.len() >= self.gc_at.max(1024) {
-            self.set.retain(|x| Arc::strong_count(x) > 1);
-            self.gc_at = self.set.len() * 2;
+        if self.len >= self.gc_at.max(1024) {
+            // drop the sets no route uses any more
+            self.map.retain(|_, v| {
+                v.retain(|x| Arc::strong_count(x) > 1);
+                !v.is_empty()
+            });
+            self.len = self.map.values().map(SmallVec::len).sum();
+            self.gc_at = self.len * 2;
         }
         let x = Arc::new(a);
-        self.set.insert(Arc::clone(&x));
+        self.map.entry(h).or_default().push(Arc::clone(&x));
+        self.len += 1;
         x
     }
     /// Distinct attribute sets held.
     pub fn len(&self) -> usize {
-        self.set.len()
+        self.len
     }
     /// Whether empty.
     pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
+        self.len == 0
     }
 }
 
@@ -102,27 +138,34 @@ impl RouteAttrs {
     /// Builds the attributes of an UPDATE. With a 2-octet peer, AS4_PATH and AS4_AGGREGATOR are
     /// merged as RFC 6793 §4.2.3 says.
     pub fn from_update(u: &Update, four_octet_as: bool) -> Self {
+        Self::take_from_update(&mut u.clone(), four_octet_as)
+    }
+
+    /// As [`RouteAttrs::from_update`], moving the variable-length values (AS path, communities,
+    /// cluster list, unknown attributes) out of `u` instead of copying them: the receive path
+    /// uses this, the UPDATE being dropped afterwards. MP_REACH/MP_UNREACH stay in `u`.
+    pub fn take_from_update(u: &mut Update, four_octet_as: bool) -> Self {
         let mut a = Self::default();
-        let mut as4: Option<&AsPath> = None;
+        let mut as4: Option<AsPath> = None;
         let mut as4_agg = None;
-        for pa in &u.attrs {
-            match &pa.value {
+        for pa in &mut u.attrs {
+            match &mut pa.value {
                 AttrValue::Origin(o) => a.origin = *o,
-                AttrValue::AsPath(p) => a.as_path = p.clone(),
+                AttrValue::AsPath(p) => a.as_path = std::mem::take(p),
                 AttrValue::NextHop(n) => a.next_hop = *n,
                 AttrValue::Med(m) => a.med = Some(*m),
                 AttrValue::LocalPref(l) => a.local_pref = Some(*l),
                 AttrValue::AtomicAggregate => a.atomic_aggregate = true,
                 AttrValue::Aggregator { asn, addr } => a.aggregator = Some((*asn, *addr)),
-                AttrValue::Communities(c) => a.communities = c.clone(),
+                AttrValue::Communities(c) => a.communities = std::mem::take(c),
                 AttrValue::OriginatorId(o) => a.originator_id = Some(*o),
-                AttrValue::ClusterList(c) => a.cluster_list = c.clone(),
-                AttrValue::As4Path(p) => as4 = Some(p),
+                AttrValue::ClusterList(c) => a.cluster_list = std::mem::take(c),
+                AttrValue::As4Path(p) => as4 = Some(std::mem::take(p)),
                 AttrValue::As4Aggregator { asn, addr } => as4_agg = Some((*asn, *addr)),
                 AttrValue::MpReach(_) | AttrValue::MpUnreach(_) => {}
                 AttrValue::Unknown { code, value } => {
                     if pa.flags & flags::TRANSITIVE != 0 {
-                        a.unknown.push((pa.flags, *code, value.clone()));
+                        a.unknown.push((pa.flags, *code, std::mem::take(value)));
                     }
                 }
             }
@@ -132,7 +175,7 @@ impl RouteAttrs {
             if let (Some((23456, _)), Some(x)) = (a.aggregator, as4_agg) {
                 a.aggregator = Some(x);
             }
-            if let Some(p4) = as4 {
+            if let Some(p4) = &as4 {
                 let n2 = a.as_path.path_len();
                 let n4 = p4.path_len();
                 if n4 <= n2 {

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 pub use adj_in::AttrCache;
-pub use loc::{BestChange, Dest, LocRib};
+pub use loc::{BestChange, BestSummary, Dest, LocRib};
 
 use crate::wire::{AsPath, Ipv4Prefix, Origin};
 

@@ -151,31 +151,41 @@ impl Session {
         }
     }
 
-    /// Feeds received bytes.
+    /// Feeds received bytes and handles every whole message in them.
+    #[cfg(test)]
     pub(crate) fn handle_data(&mut self, now: Instant, data: &[u8], out: &mut Vec<SessionOut>) {
+        self.push_data(data);
+        while self.next_message(now, out) {}
+    }
+
+    /// Buffers received bytes (ignored once Idle).
+    pub(crate) fn push_data(&mut self, data: &[u8]) {
+        if self.state != State::Idle {
+            self.framer.push(data);
+        }
+    }
+
+    /// Handles the next whole buffered message, if any; `false` when there is none (or the
+    /// session is Idle).
+    pub(crate) fn next_message(&mut self, now: Instant, out: &mut Vec<SessionOut>) -> bool {
         if self.state == State::Idle {
-            return;
+            return false;
         }
-        self.framer.push(data);
-        loop {
-            let ctx = self.ctx;
-            let ev = match self.framer.next_raw() {
-                Ok(None) => break,
-                Ok(Some(raw)) => match Message::parse(raw, &ctx) {
-                    Ok(Message::Open(o)) => FsmEvent::Open(o),
-                    Ok(Message::Update(u)) => FsmEvent::Update(u),
-                    Ok(Message::Keepalive) => FsmEvent::Keepalive,
-                    Ok(Message::Notification(n)) => FsmEvent::Notification(n),
-                    Ok(Message::RouteRefresh(r)) => FsmEvent::RouteRefresh(r),
-                    Err(e) => FsmEvent::MsgError(e),
-                },
+        let ctx = self.ctx;
+        let ev = match self.framer.next_raw() {
+            Ok(None) => return false,
+            Ok(Some(raw)) => match Message::parse(raw, &ctx) {
+                Ok(Message::Open(o)) => FsmEvent::Open(o),
+                Ok(Message::Update(u)) => FsmEvent::Update(u),
+                Ok(Message::Keepalive) => FsmEvent::Keepalive,
+                Ok(Message::Notification(n)) => FsmEvent::Notification(n),
+                Ok(Message::RouteRefresh(r)) => FsmEvent::RouteRefresh(r),
                 Err(e) => FsmEvent::MsgError(e),
-            };
-            self.step(now, ev, out);
-            if self.state == State::Idle {
-                break;
-            }
-        }
+            },
+            Err(e) => FsmEvent::MsgError(e),
+        };
+        self.step(now, ev, out);
+        true
     }
 
     /// Fires due timers.

@@ -134,7 +134,9 @@ impl AsPath {
     fn parse(v: &[u8], four: bool) -> Result<Self, &'static str> {
         let w = if four { 4 } else { 2 };
         let mut r = Reader::new(v);
-        let mut segments = Vec::new();
+        // almost always one segment: no growth to the default capacity of 4 (the parsed path
+        // is kept as is in the shared attributes)
+        let mut segments = Vec::with_capacity(usize::from(!v.is_empty()));
         while !r.is_empty() {
             let ty = r.u8("segment type").map_err(|_| "segment truncated")?;
             if !(1..=4).contains(&ty) {

@@ -51,6 +51,15 @@ impl Ipv4Prefix {
             len,
         })
     }
+    /// A prefix from an address already masked to `len` bits (`len <= 32`); for tables that
+    /// store prefixes in pieces.
+    pub(crate) const fn from_masked(addr: u32, len: u8) -> Self {
+        Self { addr, len }
+    }
+    /// The network address as a number.
+    pub(crate) const fn addr_bits(&self) -> u32 {
+        self.addr
+    }
     /// Network address.
     pub fn addr(&self) -> Ipv4Addr {
         Ipv4Addr::from(self.addr)
@@ -257,10 +266,37 @@ pub enum Prefix {
 ///
 /// # Errors
 /// [`WireError::InvalidNetworkField`].
-pub fn parse_v4_list(mut r: Reader<'_>) -> Result<Vec<Ipv4Prefix>, WireError> {
-    let mut v = Vec::with_capacity(r.remaining() / 4);
-    while !r.is_empty() {
-        v.push(Ipv4Prefix::parse(&mut r)?);
+pub fn parse_v4_list(r: Reader<'_>) -> Result<Vec<Ipv4Prefix>, WireError> {
+    // First pass: count and check the lengths, so the vector is allocated once and exactly.
+    let b = r.rest();
+    let mut n = 0;
+    let mut i = 0;
+    while let Some(&len) = b.get(i) {
+        if len > 32 {
+            return Err(WireError::InvalidNetworkField);
+        }
+        i += 1 + usize::from(len).div_ceil(8);
+        n += 1;
+    }
+    if i != b.len() {
+        return Err(WireError::InvalidNetworkField);
+    }
+    let mut v = Vec::with_capacity(n);
+    let mut rest = b;
+    while let [len, tail @ ..] = rest {
+        let k = usize::from(*len).div_ceil(8);
+        let (Some(bytes), Some(after)) = (tail.get(..k), tail.get(k..)) else {
+            return Err(WireError::InvalidNetworkField);
+        };
+        let mut a = [0u8; 4];
+        if let Some(dst) = a.get_mut(..k) {
+            dst.copy_from_slice(bytes);
+        }
+        v.push(Ipv4Prefix {
+            addr: u32::from_be_bytes(a) & mask4(*len),
+            len: *len,
+        });
+        rest = after;
     }
     Ok(v)
 }
