@@ -136,6 +136,9 @@ pub struct LabReport {
     pub overlay_pings_after: Vec<(String, Ipv4Addr, bool)>,
     /// Each spoke after phase 4.
     pub phase4: Vec<SpokeFact>,
+    /// Hub 2 after phase 4: its established BGP neighbors (address, dynamic) and
+    /// `show ip bgp`.
+    pub phase4_hub2_bgp: (Vec<(Ipv4Addr, bool)>, String),
     /// Whether hub 1 reached hub 2's Tunnel0 address through the GRE tunnel.
     pub gre_ping: bool,
     /// BGP routes in each node's FIB after phase 1: (prefix, discard).
@@ -981,6 +984,12 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
                     .map_or_else(|| "-".to_owned(), |p| p.to_string())
             ));
             report.phase4.push(fact);
+        }
+        if let Some(n) = lab.router("hub2") {
+            report.phase4_hub2_bgp = (n.bgp_established(), n.show_ip_bgp());
+        }
+        if let Some(show) = lab.router("hub2").map(Node::show_ip_bgp) {
+            lab.block("Hub2# show ip bgp", &show);
         }
         report.last_phase = Some(Phase::Return);
     }

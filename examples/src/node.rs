@@ -293,6 +293,8 @@ pub struct Node {
     ike_keys: std::sync::Arc<ikev2::config::WiresharkKeyLog>,
     /// The BGP speaker (bgp-lite), if `router bgp` is configured.
     bgp: Option<bgp_lite::Speaker>,
+    /// The speaker checks next hops against the route table (hubs; see `build_bgp`).
+    bgp_next_hop_check: bool,
     /// BGP connections: the speaker's id -> the TCP connection carrying it.
     bgp_conns: BTreeMap<bgp_lite::ConnId, BgpConn>,
     /// Connections the speaker asked for that wait for a usable source address.
@@ -548,6 +550,11 @@ impl Node {
             keys: crate::pcap::WiresharkKeys::default(),
             ike_keys,
             bgp: build_bgp(cfg, &loopbacks, epoch),
+            bgp_next_hop_check: cfg.bgp.is_some()
+                && cfg
+                    .authorization_policies
+                    .values()
+                    .any(|a| a.pool.is_some()),
             bgp_conns: BTreeMap::new(),
             bgp_pending: Vec::new(),
             bgp_listeners: Vec::new(),
@@ -1137,10 +1144,20 @@ impl Node {
                     }
                     // The authorization block's route to the spoke's assigned address.
                     if let Some(a) = assigned_address {
+                        // A BGP session still up with this address belongs to an earlier tunnel
+                        // (the next-hop check keeps sessions whose tunnel went away): the spoke
+                        // behind the new tunnel opens its own.
+                        if self.bgp_next_hop_check {
+                            self.bgp_remote_gone(now, a);
+                        }
                         let mut r =
                             Route::new(Prefix::host(a), Source::Static, Target::connected(&name));
                         r.distance = 1;
                         self.fib.insert(r);
+                        // The spoke's next hop resolves from now on (next-hop check).
+                        if self.bgp_next_hop_check {
+                            self.sync_bgp_table(now);
+                        }
                     }
                 }
             }
@@ -1309,11 +1326,13 @@ impl Node {
             self.fib.remove_where(
                 |r| matches!(&r.target, Target::Interface { ifname, .. } if *ifname == name),
             );
-            // The route to the spoke's address went with its interface. bgp-lite does not
-            // invalidate paths whose next hop became unreachable (IOS next-hop tracking would),
-            // so the session with the spoke is reset now rather than at hold-timer expiry: its
-            // routes must not keep pointing at a tunnel that is gone.
-            if let Some(a) = sess.assigned {
+            // The route to the spoke's address went with its interface: with the next-hop
+            // check (hubs), the new table takes the spoke's routes out of the decision.
+            // Without it, the session with the spoke is reset now rather than at hold-timer
+            // expiry: its routes must not keep pointing at a tunnel that is gone.
+            if let Some(a) = sess.assigned
+                && !self.bgp_next_hop_check
+            {
                 self.bgp_remote_gone(now, a);
             }
             self.sync_bgp_table(now);
@@ -2140,10 +2159,14 @@ impl Node {
     /// Tell the speaker the non-BGP routes (for `network` and next-hop resolution).
     fn sync_bgp_table(&mut self, now: Instant) {
         let Some(bgp) = self.bgp.as_mut() else { return };
+        // With the next-hop check, the default route resolves no next hop (it would resolve
+        // every one, through the underlay).
+        let check = self.bgp_next_hop_check;
         let routes: Vec<bgp_lite::IgpRoute> = self
             .fib
             .best_routes()
             .filter(|r| r.source != Source::Bgp && r.source != Source::Nhrp)
+            .filter(|r| !(check && r.prefix.prefix_len() == 0))
             .filter_map(|r| {
                 Some(bgp_lite::IgpRoute {
                     prefix: bgp_lite::wire::Ipv4Prefix::new(
@@ -2725,6 +2748,14 @@ fn build_bgp(
         })?;
     let mut sc = bc::SpeakerConfig::new(b.asn, router_id);
     sc.log_neighbor_changes = b.log_neighbor_changes;
+    // A hub (a FlexVPN server: its authorization policy hands out addresses) checks that the
+    // NEXT_HOP of each learned route resolves in its route table (RFC 4271 9.1.2.1, as IOS's
+    // next-hop tracking does): a spoke's routes leave the best-path decision as soon as the
+    // host route to the spoke's address goes with its virtual-access.
+    sc.next_hop_check = cfg
+        .authorization_policies
+        .values()
+        .any(|a| a.pool.is_some());
     let pfx = |p: &Prefix| bgp_lite::wire::Ipv4Prefix::new(p.addr(), p.prefix_len());
     let settings = |s: &crate::config::NeighborSettings, base: Option<&bc::NeighborSettings>| {
         let mut n = base

@@ -508,3 +508,23 @@ fn phase2_spokes_ping_each_others_tunnel_address_over_the_shortcut() {
         "H     {a2}/32 is directly connected, Virtual-Access1"
     )));
 }
+
+#[test]
+fn phase4_hub2_drops_the_departed_spokes_routes_by_next_hop_check_not_session_reset() {
+    let r = run(1, Phase::Return);
+    // Spoke 1's address on hub 2 during the failover.
+    let old = r.failover[0].1.assigned.unwrap();
+    assert!(in_pool(Some(old), "10.1.1.176", "10.1.1.254"));
+    let (peers, bgp) = &r.phase4_hub2_bgp;
+    // Spoke 1 left hub 2 for hub 1: hub 2 did not reset the BGP session with the old address
+    // (it is up until its hold timer), yet no path of hub 2 uses it as next hop: its
+    // virtual-access and the host route to it are gone, so the next hop no longer resolves.
+    assert!(peers.contains(&(old, true)), "{peers:?}");
+    assert!(!bgp.contains(&old.to_string()), "{bgp}");
+    // Spoke 1's LAN is reached through hub 1 (next-hop-self on the hubs' iBGP).
+    let lan = bgp
+        .lines()
+        .find(|l| l.contains("192.168.11.0/24"))
+        .unwrap_or_else(|| panic!("{bgp}"));
+    assert!(lan.contains("192.168.0.1"), "{bgp}");
+}
