@@ -136,6 +136,9 @@ pub struct LabReport {
     pub overlay_pings_after: Vec<(String, Ipv4Addr, bool)>,
     /// Each spoke after phase 4.
     pub phase4: Vec<SpokeFact>,
+    /// Hub 2 after phase 4: its established BGP neighbors (address, dynamic) and
+    /// `show ip bgp`.
+    pub phase4_hub2_bgp: (Vec<(Ipv4Addr, bool)>, String),
     /// Whether hub 1 reached hub 2's Tunnel0 address through the GRE tunnel.
     pub gre_ping: bool,
     /// BGP routes in each node's FIB after phase 1: (prefix, discard).
@@ -145,6 +148,12 @@ pub struct LabReport {
     /// Per spoke after phase 2: NHRP shortcut routes (prefix, interface) and packets sent on
     /// spoke-to-spoke tunnels.
     pub shortcuts: BTreeMap<String, (Vec<(crate::prefix::Prefix, String)>, u64)>,
+    /// Phase 2: pings from spoke 1's tunnel address to the other spokes' tunnel addresses:
+    /// (to, answered, packets spoke 1 sent on its spoke-to-spoke tunnels meanwhile).
+    pub shortcut_tunnel_pings: Vec<(Ipv4Addr, bool, u64)>,
+    /// Each spoke's host routes to the other spokes' tunnel addresses after phase 2:
+    /// (address, interface).
+    pub shortcut_hosts: BTreeMap<String, Vec<(Ipv4Addr, String)>>,
     /// Packets hub 1 and hub 2 sent out of virtual-access interfaces during phase 2.
     pub hub_forwarded: (u64, u64),
     /// Connect requests each spoke's client block made: (time, node, peer).
@@ -809,6 +818,37 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
                 .shortcuts
                 .insert(spoke.to_owned(), (shortcuts, direct));
         }
+        // Tunnel address to tunnel address over the shortcuts (a host route to the other
+        // spoke's tunnel address on each spoke-to-spoke virtual-access).
+        let direct = |lab: &Lab| {
+            lab.router("spoke1").map_or(0, |n| {
+                n.tunnels()
+                    .values()
+                    .filter(|t| t.name.starts_with("Virtual-Access"))
+                    .map(|t| t.counters.out_packets)
+                    .sum::<u64>()
+            })
+        };
+        for spoke in SPOKES {
+            if let Some(n) = lab.router(spoke) {
+                report
+                    .shortcut_hosts
+                    .insert(spoke.to_owned(), n.shortcut_host_routes());
+            }
+        }
+        for (seq, other) in [(1u16, "spoke2"), (2, "spoke3")] {
+            let Some(dst) = lab.spoke_fact(other).assigned else {
+                continue;
+            };
+            let before = direct(&lab);
+            let ok = lab.ping_from_router("spoke1", dst, 0x5100 + seq, Duration::from_secs(1));
+            let sent = direct(&lab) - before;
+            lab.say(&format!(
+                "spoke1 -> {other} tunnel address {dst}: {}, {sent} packets on spoke-to-spoke tunnels",
+                if ok { "echo reply" } else { "no reply" }
+            ));
+            report.shortcut_tunnel_pings.push((dst, ok, sent));
+        }
         if let Some(show) = lab.router("spoke1").map(Node::show_ip_nhrp) {
             lab.block("Spoke1# show ip nhrp", &show);
         }
@@ -944,6 +984,12 @@ pub fn run(epoch: Instant, opts: &LabOptions) -> Result<LabReport, LabError> {
                     .map_or_else(|| "-".to_owned(), |p| p.to_string())
             ));
             report.phase4.push(fact);
+        }
+        if let Some(n) = lab.router("hub2") {
+            report.phase4_hub2_bgp = (n.bgp_established(), n.show_ip_bgp());
+        }
+        if let Some(show) = lab.router("hub2").map(Node::show_ip_bgp) {
+            lab.block("Hub2# show ip bgp", &show);
         }
         report.last_phase = Some(Phase::Return);
     }

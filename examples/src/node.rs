@@ -15,7 +15,7 @@
 //! [`Node::handle_timeout`] in, [`Node::poll_transmit`] and [`Node::poll_timeout`] out; it
 //! implements [`SimNode`] so the simulator drives it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
@@ -293,6 +293,8 @@ pub struct Node {
     ike_keys: std::sync::Arc<ikev2::config::WiresharkKeyLog>,
     /// The BGP speaker (bgp-lite), if `router bgp` is configured.
     bgp: Option<bgp_lite::Speaker>,
+    /// The speaker checks next hops against the route table (hubs; see `build_bgp`).
+    bgp_next_hop_check: bool,
     /// BGP connections: the speaker's id -> the TCP connection carrying it.
     bgp_conns: BTreeMap<bgp_lite::ConnId, BgpConn>,
     /// Connections the speaker asked for that wait for a usable source address.
@@ -313,6 +315,10 @@ pub struct Node {
     nhrp_shortcuts: Vec<(Prefix, Ipv4Addr, Ipv4Addr)>,
     /// IKE SAs opened for spoke-to-spoke tunnels, with the other end's NBMA address.
     shortcut_ike: BTreeMap<ikev2::SaHandle, Ipv4Addr>,
+    /// Host routes to the other spoke's tunnel address over an up spoke-to-spoke
+    /// virtual-access: (address, interface). In the FIB as NHRP routes, and in the kernel's
+    /// table (through [`Node::kernel_tunnels`]) in kernel mode.
+    shortcut_hosts: BTreeSet<(Ipv4Addr, String)>,
     /// NHRP settings from the configuration.
     nhrp_setup: Option<NhrpSetup>,
     /// BGP changed routes since the hub's NHRP engine last learned them.
@@ -544,6 +550,11 @@ impl Node {
             keys: crate::pcap::WiresharkKeys::default(),
             ike_keys,
             bgp: build_bgp(cfg, &loopbacks, epoch),
+            bgp_next_hop_check: cfg.bgp.is_some()
+                && cfg
+                    .authorization_policies
+                    .values()
+                    .any(|a| a.pool.is_some()),
             bgp_conns: BTreeMap::new(),
             bgp_pending: Vec::new(),
             bgp_listeners: Vec::new(),
@@ -558,6 +569,7 @@ impl Node {
             nhrp_wait: Vec::new(),
             nhrp_shortcuts: Vec::new(),
             shortcut_ike: BTreeMap::new(),
+            shortcut_hosts: BTreeSet::new(),
             nhrp_setup: None,
             nhrp_routes_dirty: false,
             bgp_asn: cfg.bgp.as_ref().map_or(0, |b| b.asn),
@@ -1132,10 +1144,20 @@ impl Node {
                     }
                     // The authorization block's route to the spoke's assigned address.
                     if let Some(a) = assigned_address {
+                        // A BGP session still up with this address belongs to an earlier tunnel
+                        // (the next-hop check keeps sessions whose tunnel went away): the spoke
+                        // behind the new tunnel opens its own.
+                        if self.bgp_next_hop_check {
+                            self.bgp_remote_gone(now, a);
+                        }
                         let mut r =
                             Route::new(Prefix::host(a), Source::Static, Target::connected(&name));
                         r.distance = 1;
                         self.fib.insert(r);
+                        // The spoke's next hop resolves from now on (next-hop check).
+                        if self.bgp_next_hop_check {
+                            self.sync_bgp_table(now);
+                        }
                     }
                 }
             }
@@ -1184,7 +1206,19 @@ impl Node {
             ikev2::Event::PeerDead { sa } => {
                 self.session_gone(now, sa, flexclient::DownReason::Dpd)
             }
-            ikev2::Event::IkeSaFailed { sa, .. } => {
+            ikev2::Event::IkeSaFailed { sa, reason } => {
+                if reason == ikev2::Error::AuthenticationFailed {
+                    let peer = self
+                        .pending
+                        .get(&sa)
+                        .map(|p| std::net::IpAddr::V4(*p))
+                        .or_else(|| self.ike.sa_info(sa).map(|i| i.remote.ip()))
+                        .map_or_else(|| "peer".to_owned(), |p| format!("peer {p}"));
+                    self.syslog(
+                        at,
+                        format!("%IKEV2-5-AUTH_FAILED: IKEv2 authentication failed with {peer}"),
+                    );
+                }
                 if self.sessions.contains_key(&sa) {
                     self.session_gone(now, sa, flexclient::DownReason::Other);
                 } else if let Some(peer) = self.pending.remove(&sa)
@@ -1292,11 +1326,13 @@ impl Node {
             self.fib.remove_where(
                 |r| matches!(&r.target, Target::Interface { ifname, .. } if *ifname == name),
             );
-            // The route to the spoke's address went with its interface. bgp-lite does not
-            // invalidate paths whose next hop became unreachable (IOS next-hop tracking would),
-            // so the session with the spoke is reset now rather than at hold-timer expiry: its
-            // routes must not keep pointing at a tunnel that is gone.
-            if let Some(a) = sess.assigned {
+            // The route to the spoke's address went with its interface: with the next-hop
+            // check (hubs), the new table takes the spoke's routes out of the decision.
+            // Without it, the session with the spoke is reset now rather than at hold-timer
+            // expiry: its routes must not keep pointing at a tunnel that is gone.
+            if let Some(a) = sess.assigned
+                && !self.bgp_next_hop_check
+            {
                 self.bgp_remote_gone(now, a);
             }
             self.sync_bgp_table(now);
@@ -1517,6 +1553,63 @@ impl Node {
                     .insert(Route::new(p, Source::Nhrp, Target::via(nh, &name)));
             }
         }
+        self.sync_shortcut_hosts();
+    }
+
+    /// Keep a host route to the other spoke's tunnel address on each up spoke-to-spoke
+    /// virtual-access (IOS shows it as `H 10.1.1.101/32 is directly connected,
+    /// Virtual-Access1`): without it, traffic between the two spokes' tunnel addresses would
+    /// leave by the default route. The address comes from the shortcuts this spoke resolved
+    /// (their next hop) and from the NHRP cache's /32 entries for the tunnel's NBMA address
+    /// (the side that answered the resolution).
+    fn sync_shortcut_hosts(&mut self) {
+        let mut want = BTreeSet::new();
+        for t in self.tunnels.values() {
+            let (TunnelKind::VirtualAccess, Some(nbma), Some(own)) =
+                (t.kind, t.destination, t.address)
+            else {
+                continue;
+            };
+            // A hub's virtual-access to a spoke has the spoke's assigned address already.
+            if self
+                .sessions
+                .values()
+                .any(|s| s.iface == t.name && s.assigned.is_some())
+                || self.tunnel_to(nbma).as_deref() != Some(t.name.as_str())
+            {
+                continue;
+            }
+            let resolved = self
+                .nhrp_shortcuts
+                .iter()
+                .filter(|(_, _, n)| *n == nbma)
+                .map(|(_, nh, _)| *nh);
+            let cached = self.nhrp.iter().flat_map(|e| {
+                e.cache()
+                    .iter()
+                    .filter(|c| c.nbma == Some(nbma) && c.prefix.len() == 32)
+                    .map(|c| c.prefix.addr())
+            });
+            for a in resolved.chain(cached).filter(|a| *a != own) {
+                want.insert((a, t.name.clone()));
+            }
+        }
+        if want == self.shortcut_hosts {
+            return;
+        }
+        for (a, name) in self.shortcut_hosts.difference(&want) {
+            let (p, target) = (Prefix::host(*a), Target::connected(name));
+            self.fib
+                .remove_where(|r| r.prefix == p && r.source == Source::Nhrp && r.target == target);
+        }
+        for (a, name) in &want {
+            self.fib.insert(Route::new(
+                Prefix::host(*a),
+                Source::Nhrp,
+                Target::connected(name),
+            ));
+        }
+        self.shortcut_hosts = want;
     }
 
     /// Start IKE to another spoke for a shortcut (unless a tunnel or an attempt exists).
@@ -1597,16 +1690,26 @@ impl Node {
             .map_or_else(String::new, |e| e.show(self.now))
     }
 
-    /// The NHRP shortcut routes installed in the FIB: (prefix, interface).
+    /// The NHRP shortcut routes installed in the FIB (a prefix via the other spoke's tunnel
+    /// address): (prefix, interface).
     pub fn nhrp_routes(&self) -> Vec<(Prefix, String)> {
         self.fib
             .best_routes()
             .filter(|r| r.source == Source::Nhrp)
             .filter_map(|r| match &r.target {
-                Target::Interface { ifname, .. } => Some((r.prefix, ifname.clone())),
+                Target::Interface {
+                    ifname,
+                    via: Some(_),
+                } => Some((r.prefix, ifname.clone())),
                 _ => None,
             })
             .collect()
+    }
+
+    /// The host routes to other spokes' tunnel addresses over up spoke-to-spoke
+    /// virtual-access interfaces: (address, interface).
+    pub fn shortcut_host_routes(&self) -> Vec<(Ipv4Addr, String)> {
+        self.shortcut_hosts.iter().cloned().collect()
     }
 
     /// Send a packet this router originated (routed through the FIB like any other).
@@ -2056,10 +2159,14 @@ impl Node {
     /// Tell the speaker the non-BGP routes (for `network` and next-hop resolution).
     fn sync_bgp_table(&mut self, now: Instant) {
         let Some(bgp) = self.bgp.as_mut() else { return };
+        // With the next-hop check, the default route resolves no next hop (it would resolve
+        // every one, through the underlay).
+        let check = self.bgp_next_hop_check;
         let routes: Vec<bgp_lite::IgpRoute> = self
             .fib
             .best_routes()
             .filter(|r| r.source != Source::Bgp && r.source != Source::Nhrp)
+            .filter(|r| !(check && r.prefix.prefix_len() == 0))
             .filter_map(|r| {
                 Some(bgp_lite::IgpRoute {
                     prefix: bgp_lite::wire::Ipv4Prefix::new(
@@ -2261,6 +2368,12 @@ impl Node {
                         .values()
                         .filter(|s| s.iface == t.name && !s.initiator)
                         .filter_map(|s| s.assigned)
+                        .chain(
+                            self.shortcut_hosts
+                                .iter()
+                                .filter(|(_, n)| *n == t.name)
+                                .map(|(a, _)| *a),
+                        )
                         .collect(),
                 };
                 Some(KernelTunnel {
@@ -2635,6 +2748,14 @@ fn build_bgp(
         })?;
     let mut sc = bc::SpeakerConfig::new(b.asn, router_id);
     sc.log_neighbor_changes = b.log_neighbor_changes;
+    // A hub (a FlexVPN server: its authorization policy hands out addresses) checks that the
+    // NEXT_HOP of each learned route resolves in its route table (RFC 4271 9.1.2.1, as IOS's
+    // next-hop tracking does): a spoke's routes leave the best-path decision as soon as the
+    // host route to the spoke's address goes with its virtual-access.
+    sc.next_hop_check = cfg
+        .authorization_policies
+        .values()
+        .any(|a| a.pool.is_some());
     let pfx = |p: &Prefix| bgp_lite::wire::Ipv4Prefix::new(p.addr(), p.prefix_len());
     let settings = |s: &crate::config::NeighborSettings, base: Option<&bc::NeighborSettings>| {
         let mut n = base
@@ -2784,8 +2905,13 @@ fn build_ike(
         .and_then(|p| p.keyring.as_ref())
         .and_then(|k| cfg.keyrings.get(k))
         .and_then(|k| k.peers.first())
-        .and_then(|p| p.psk_local.as_ref().or(p.psk_remote.as_ref()))
-        .map(|k| ikev2::Psk::new(k.expose()));
+        .and_then(|p| {
+            // `pre-shared-key local X` signs our AUTH, `pre-shared-key remote Y` checks the
+            // peer's; one alone (or plain `pre-shared-key X`, which sets both) serves both ways.
+            let local = p.psk_local.as_ref().or(p.psk_remote.as_ref())?;
+            let remote = p.psk_remote.as_ref().unwrap_or(local);
+            Some(ikev2::Psk::pair(local.expose(), remote.expose()))
+        });
     let mut policy = ikev2::SaPolicy::new(ikev2::wire::Identification::ipv4(public));
     let transport = cfg
         .transform_sets

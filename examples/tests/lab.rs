@@ -375,3 +375,156 @@ fn config_dir_errors_name_the_file() {
         "{msg}"
     );
 }
+
+/// A temporary configuration directory, removed on drop (even when the test fails).
+struct ConfDir(std::path::PathBuf);
+
+impl Drop for ConfDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The shipped configurations with the keyrings rewritten: the spokes sign with
+/// `spoke_local` and check `spoke_remote`, the hubs sign with `hub_local` and check `hub_remote`.
+fn psk_lab(
+    tag: &str,
+    (spoke_local, spoke_remote): (&str, &str),
+    (hub_local, hub_remote): (&str, &str),
+) -> (lab::Lab, ConfDir) {
+    let dir = ConfDir(
+        std::env::temp_dir().join(format!("flexvpn-router-psk-{tag}-{}", std::process::id())),
+    );
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let shipped = "  pre-shared-key local cisco\n  pre-shared-key remote cisco\n";
+    for (name, text) in lab::DEFAULT_CONFIGS {
+        assert!(text.contains(shipped), "{name}");
+        let (l, r) = if name.starts_with("hub") {
+            (hub_local, hub_remote)
+        } else {
+            (spoke_local, spoke_remote)
+        };
+        let text = text.replace(
+            shipped,
+            &format!("  pre-shared-key local {l}\n  pre-shared-key remote {r}\n"),
+        );
+        std::fs::write(dir.0.join(format!("{name}.cfg")), text).unwrap();
+    }
+    let opts = LabOptions {
+        config_dir: Some(dir.0.clone()),
+        quiet: true,
+        ..LabOptions::default()
+    };
+    let mut l = lab::Lab::build(Instant::now(), &opts).unwrap();
+    l.sim.run_for(Duration::from_secs(20));
+    (l, dir)
+}
+
+fn auth_failed_lines(l: &lab::Lab, router: &str) -> Vec<String> {
+    l.router(router)
+        .unwrap()
+        .log()
+        .iter()
+        .filter(|x| x.text.starts_with("%IKEV2-5-AUTH_FAILED"))
+        .map(|x| x.text.clone())
+        .collect()
+}
+
+#[test]
+fn asymmetric_psks_that_match_crosswise_bring_the_spokes_up() {
+    let (l, _dir) = psk_lab(
+        "cross",
+        ("spoke-to-hub", "hub-to-spoke"),
+        ("hub-to-spoke", "spoke-to-hub"),
+    );
+    for s in ["spoke1", "spoke2", "spoke3"] {
+        let c = l.router(s).unwrap().flex_client().unwrap();
+        assert_eq!(c.state().to_string(), "ACTIVE", "{s}");
+        assert!(c.assigned_address().is_some(), "{s}");
+        assert!(auth_failed_lines(&l, s).is_empty(), "{s}");
+    }
+    for h in ["hub1", "hub2"] {
+        assert!(auth_failed_lines(&l, h).is_empty(), "{h}");
+    }
+}
+
+#[test]
+fn asymmetric_psks_that_do_not_match_fail_with_the_auth_failed_log() {
+    // The hubs check the spokes' AUTH with a key the spokes do not sign with.
+    let (l, _dir) = psk_lab(
+        "wrong",
+        ("spoke-to-hub", "hub-to-spoke"),
+        ("hub-to-spoke", "wrong"),
+    );
+    for s in ["spoke1", "spoke2", "spoke3"] {
+        let c = l.router(s).unwrap().flex_client().unwrap();
+        assert_ne!(c.state().to_string(), "ACTIVE", "{s}");
+        assert!(c.assigned_address().is_none(), "{s}");
+        let lines = auth_failed_lines(&l, s);
+        assert!(
+            lines.iter().any(|t| t.contains("peer 172.25.")),
+            "{s}: {:?}",
+            l.router(s).unwrap().log()
+        );
+    }
+    // No virtual-access was cloned on either hub.
+    for h in ["hub1", "hub2"] {
+        let n = l.router(h).unwrap();
+        assert!(
+            !n.log().iter().any(|x| x.text.contains("Virtual-Access")),
+            "{h}: {:?}",
+            n.log()
+        );
+    }
+}
+
+#[test]
+fn phase2_spokes_ping_each_others_tunnel_address_over_the_shortcut() {
+    let r = run(1, Phase::Shortcut);
+    let addr = |s: &str| {
+        r.phase1[usize::from(s.as_bytes()[5] - b'1')]
+            .assigned
+            .unwrap()
+    };
+    let (a1, a2, a3) = (addr("spoke1"), addr("spoke2"), addr("spoke3"));
+    // Spoke 1 resolved both shortcuts; the other ends answered them: each side holds a host
+    // route to the other's tunnel address on its virtual-access.
+    assert_eq!(
+        r.shortcut_hosts["spoke1"],
+        vec![
+            (a2, "Virtual-Access1".to_owned()),
+            (a3, "Virtual-Access2".to_owned())
+        ]
+    );
+    for s in ["spoke2", "spoke3"] {
+        let h = &r.shortcut_hosts[s];
+        assert_eq!(h.len(), 1, "{s}: {h:?}");
+        assert_eq!(h[0].0, a1, "{s}: {h:?}");
+        assert!(h[0].1.starts_with("Virtual-Access"), "{s}: {h:?}");
+    }
+    // The echo request left on the spoke-to-spoke tunnel and was answered.
+    assert_eq!(r.shortcut_tunnel_pings, vec![(a2, true, 1), (a3, true, 1)]);
+    assert!(r.output.contains(&format!(
+        "H     {a2}/32 is directly connected, Virtual-Access1"
+    )));
+}
+
+#[test]
+fn phase4_hub2_drops_the_departed_spokes_routes_by_next_hop_check_not_session_reset() {
+    let r = run(1, Phase::Return);
+    // Spoke 1's address on hub 2 during the failover.
+    let old = r.failover[0].1.assigned.unwrap();
+    assert!(in_pool(Some(old), "10.1.1.176", "10.1.1.254"));
+    let (peers, bgp) = &r.phase4_hub2_bgp;
+    // Spoke 1 left hub 2 for hub 1: hub 2 did not reset the BGP session with the old address
+    // (it is up until its hold timer), yet no path of hub 2 uses it as next hop: its
+    // virtual-access and the host route to it are gone, so the next hop no longer resolves.
+    assert!(peers.contains(&(old, true)), "{peers:?}");
+    assert!(!bgp.contains(&old.to_string()), "{bgp}");
+    // Spoke 1's LAN is reached through hub 1 (next-hop-self on the hubs' iBGP).
+    let lan = bgp
+        .lines()
+        .find(|l| l.contains("192.168.11.0/24"))
+        .unwrap_or_else(|| panic!("{bgp}"));
+    assert!(lan.contains("192.168.0.1"), "{bgp}");
+}

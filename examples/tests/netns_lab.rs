@@ -65,6 +65,19 @@ fn lab_netns_runs_all_phases_and_cleans_up() {
         direct > 100,
         "no traffic on a spoke-to-spoke tunnel: {stdout}"
     );
+    // Tunnel address to tunnel address over the shortcut: all answered, and the requests left
+    // on spoke 1's spoke-to-spoke Virtual-Access (not by the default route, not via a hub).
+    let (replies, on_va): (usize, u64) = summary
+        .split("tunnel-to-tunnel ping over the shortcut Some((")
+        .nth(1)
+        .and_then(|s| s.split("))").next())
+        .and_then(|s| {
+            let (a, b) = s.split_once(", ")?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .unwrap_or_else(|| panic!("no tunnel-to-tunnel ping: {summary}"));
+    assert_eq!(replies, 10, "{summary}");
+    assert!(on_va >= 10, "{summary}");
     // The hubs' iBGP over the GRE Tunnel0 between them.
     assert!(summary.contains("hubs iBGP: true"), "{summary}");
     // Hub 1 back: spoke 1 (`peer reactivate`) returns to it, spoke 2 (as in SCENARIO.md, no

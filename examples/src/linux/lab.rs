@@ -50,6 +50,9 @@ pub struct NetnsLabReport {
     pub spoke_to_spoke_rtt_ms: Option<f64>,
     /// iperf3 TCP throughput spoke 1 LAN -> spoke 2 LAN, in bit/s.
     pub tcp_bps: Option<f64>,
+    /// Spoke 1's tunnel address pinging spoke 2's over their shortcut: (replies out of 10,
+    /// packets spoke 1 sent out of its virtual-access interfaces meanwhile).
+    pub tunnel_ping: Option<(usize, u64)>,
     /// Failover outage seen by a 20 Hz ping stream, in seconds.
     pub outage_s: Option<f64>,
     /// The address spoke 1 got from hub 2.
@@ -351,6 +354,44 @@ pub fn run_netns_lab(opts: &NetnsLabOptions) -> io::Result<NetnsLabReport> {
             say(format!("{n} counters: {l}"), &mut rep);
         }
     }
+    // Tunnel address to tunnel address over the shortcut: spoke 1's virtual-access TUN has a
+    // host route to spoke 2's tunnel address (and spoke 2's one back).
+    let assigned = |p: &Proc| {
+        p.output()
+            .lines()
+            .rev()
+            .filter_map(|l| l.split("Assigned_Tunnel_v4_addr = ").nth(1))
+            .find_map(|s| s.split_whitespace().next().map(str::to_owned))
+    };
+    let va_out = || -> u64 {
+        show_remote(&dir, "Spoke1", "counters")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("Virtual-Access"))
+            .filter_map(|l| {
+                l.split("out_packets: ")
+                    .nth(1)?
+                    .split(',')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum()
+    };
+    if let (Some(a1), Some(a2)) = (assigned(&procs[2]), assigned(&procs[3])) {
+        let before = va_out();
+        let out = ping_ok(s1, &a1, &a2, "10")?;
+        let replies = out.lines().filter(|l| l.contains("bytes from")).count();
+        let sent = va_out().saturating_sub(before);
+        rep.tunnel_ping = Some((replies, sent));
+        say(
+            format!(
+                "phase traffic: ping spoke1 tunnel {a1} -> spoke2 tunnel {a2} {replies}/10 \
+                 replies, {sent} packets out of spoke1's Virtual-Access interfaces"
+            ),
+            &mut rep,
+        );
+    }
     let nhrp = show_remote(&dir, "Spoke1", "ip nhrp").unwrap_or_default();
     for l in nhrp.lines().filter(|l| !l.trim().is_empty()) {
         say(format!("Spoke1# show ip nhrp: {l}"), &mut rep);
@@ -530,11 +571,13 @@ pub fn main(args: &[String]) -> u8 {
     match run_netns_lab(&opts) {
         Ok(r) => {
             println!(
-                "summary: spoke-to-spoke RTT {:?} ms, TCP {:?} bit/s, failover outage {:?} s \
+                "summary: spoke-to-spoke RTT {:?} ms, TCP {:?} bit/s, tunnel-to-tunnel ping over \
+                 the shortcut {:?}, failover outage {:?} s \
                  (dpd {}), spoke1 on hub2 with {:?}, hub1 back: {}, hubs iBGP: {}, spoke1 \
                  returned after {:?} s, spoke2 stayed on hub2: {}, cross-hub ping: {}",
                 r.spoke_to_spoke_rtt_ms,
                 r.tcp_bps,
+                r.tunnel_ping,
                 r.outage_s,
                 opts.dpd,
                 r.failover_address,
