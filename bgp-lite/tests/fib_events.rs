@@ -2,93 +2,34 @@
 //! produced lazily by `poll_event`, so a caller that does not drain during a full-table burst
 //! still ends with a FIB equal to the Loc-RIB. Public API only.
 
+mod two_peers;
+
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use bgp_lite::config::NeighborSettings;
 use bgp_lite::rib::SRC_FIRST_PEER;
-use bgp_lite::wire::attr::{AsSegment, AttrValue, PathAttr, seg};
-use bgp_lite::wire::{AsPath, DecodeCtx, Ipv4Prefix, Message, Open, Origin, Update};
-use bgp_lite::{ConnId, Event, Speaker, SpeakerConfig};
+use bgp_lite::wire::Ipv4Prefix;
+use bgp_lite::{ConnId, Event, Speaker};
+use two_peers::{A, Change, epoch, prefix};
 
-const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
 const NH_A: Ipv4Addr = Ipv4Addr::new(10, 9, 9, 9);
 const NH_B: Ipv4Addr = Ipv4Addr::new(10, 8, 8, 8);
 
-#[allow(clippy::disallowed_methods, reason = "the one clock read")]
-fn epoch() -> Instant {
-    Instant::now()
-}
-
-fn bytes(m: &Message) -> Vec<u8> {
-    m.to_bytes(&DecodeCtx::default()).unwrap()
-}
-
-/// Prefix `i`: /24s from 10.0.0.0 up (200,000 of them stay inside 10/8..13/8).
-fn prefix(i: u32) -> Ipv4Prefix {
-    Ipv4Prefix::new(Ipv4Addr::from(0x0a00_0000 + i * 256), 24).unwrap()
-}
-
-/// A speaker with two established passive neighbors A (conn 1) and B (conn 2), drained.
 fn setup(now: Instant) -> Speaker {
-    let mut c = SpeakerConfig::new(65001, Ipv4Addr::new(10, 0, 0, 1));
-    let mut a = NeighborSettings::ibgp(65001);
-    a.passive = true;
-    let mut b = a.clone();
-    b.route_reflector_client = true;
-    c.neighbors.insert(IpAddr::V4(A), a);
-    c.neighbors.insert(IpAddr::V4(B), b);
-    let mut sp = Speaker::new(c, now).unwrap();
-    for (conn, ip) in [(ConnId(1), A), (ConnId(2), B)] {
-        sp.handle_connected(
-            now,
-            conn,
-            "10.0.0.1:179".parse().unwrap(),
-            SocketAddr::new(IpAddr::V4(ip), 50000),
-        )
-        .unwrap();
-        let mut hs = bytes(&Message::Open(Open::new(65001, 180, ip)));
-        hs.extend(bytes(&Message::Keepalive));
-        sp.handle_stream_data(now, conn, &hs).unwrap();
-    }
-    while sp.poll_transmit().is_some() {}
-    while sp.poll_event().is_some() {}
-    sp
+    two_peers::setup(now, None)
 }
 
 /// UPDATEs announcing (with `nh` and LOCAL_PREF `lp`) or withdrawing `ids`, 100 per UPDATE.
 fn updates(ids: &[u32], announce: Option<(Ipv4Addr, u32)>) -> Vec<u8> {
-    let mut out = Vec::new();
-    let all: Vec<Ipv4Prefix> = ids.iter().copied().map(prefix).collect();
-    for ps in all.chunks(100) {
-        let u = match announce {
-            None => Update {
-                withdrawn: ps.to_vec(),
-                ..Default::default()
-            },
-            Some((nh, lp)) => Update {
-                attrs: vec![
-                    PathAttr::new(AttrValue::Origin(Origin::Igp)),
-                    PathAttr::new(AttrValue::AsPath(AsPath {
-                        segments: vec![AsSegment {
-                            ty: seg::SEQUENCE,
-                            asns: vec![65010],
-                        }],
-                    })),
-                    PathAttr::new(AttrValue::NextHop(nh)),
-                    PathAttr::new(AttrValue::LocalPref(lp)),
-                ],
-                nlri: ps.to_vec(),
-                ..Default::default()
-            },
-        };
-        Message::Update(u)
-            .emit(&DecodeCtx::default(), &mut out)
-            .unwrap();
-    }
-    out
+    let change = match announce {
+        None => Change::Withdraw,
+        Some((next_hop, lp)) => Change::Announce {
+            next_hop,
+            local_pref: Some(lp),
+        },
+    };
+    two_peers::updates(ids.iter().copied(), change, 100)
 }
 
 /// Feeds bytes to a connection in 64 KiB chunks, without polling anything.

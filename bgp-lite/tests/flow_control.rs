@@ -4,92 +4,28 @@
 //! byte queue, and what changed twice before it was sent is sent once (or not at all).
 //! Public API only.
 
+mod two_peers;
+
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Instant;
+use std::net::{IpAddr, Ipv4Addr};
 
-use bgp_lite::config::NeighborSettings;
-use bgp_lite::wire::attr::{AsSegment, AttrValue, PathAttr, seg};
-use bgp_lite::wire::{AsPath, DecodeCtx, Ipv4Prefix, Message, Open, Origin, Update};
-use bgp_lite::{ConnId, Framer, Speaker, SpeakerConfig};
+use bgp_lite::wire::{DecodeCtx, Ipv4Prefix, Message};
+use bgp_lite::{ConnId, Framer};
+use two_peers::{A, B, Change, epoch, prefix, setup};
 
-const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
 const N: u32 = 20_000;
-
-#[allow(clippy::disallowed_methods, reason = "the one clock read")]
-fn epoch() -> Instant {
-    Instant::now()
-}
-
-fn bytes(m: &Message) -> Vec<u8> {
-    m.to_bytes(&DecodeCtx::default()).unwrap()
-}
-
-fn prefix(i: u32) -> Ipv4Prefix {
-    Ipv4Prefix::new(Ipv4Addr::from(0x0a00_0000 + i * 256), 24).unwrap()
-}
-
-/// A speaker with two established passive neighbors: A (plain iBGP) and B (a route-reflector
-/// client, so A's routes are reflected to it).
-fn setup(now: Instant) -> Speaker {
-    let mut c = SpeakerConfig::new(65001, Ipv4Addr::new(10, 0, 0, 1));
-    let mut a = NeighborSettings::ibgp(65001);
-    a.passive = true;
-    let mut b = a.clone();
-    b.route_reflector_client = true;
-    c.neighbors.insert(IpAddr::V4(A), a);
-    c.neighbors.insert(IpAddr::V4(B), b);
-    let mut sp = Speaker::new(c, now).unwrap();
-    for (conn, ip) in [(ConnId(1), A), (ConnId(2), B)] {
-        sp.handle_connected(
-            now,
-            conn,
-            "10.0.0.1:179".parse().unwrap(),
-            SocketAddr::new(IpAddr::V4(ip), 50000),
-        )
-        .unwrap();
-        let mut hs = bytes(&Message::Open(Open::new(65001, 180, ip)));
-        hs.extend(bytes(&Message::Keepalive));
-        sp.handle_stream_data(now, conn, &hs).unwrap();
-    }
-    while sp.poll_transmit().is_some() {}
-    while sp.poll_event().is_some() {}
-    sp
-}
 
 /// UPDATEs from A announcing (or withdrawing) prefixes `range`, 100 per UPDATE.
 fn from_a(range: std::ops::Range<u32>, withdraw: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    let all: Vec<Ipv4Prefix> = range.map(prefix).collect();
-    for ps in all.chunks(100) {
-        let u = if withdraw {
-            Update {
-                withdrawn: ps.to_vec(),
-                ..Default::default()
-            }
-        } else {
-            Update {
-                attrs: vec![
-                    PathAttr::new(AttrValue::Origin(Origin::Igp)),
-                    PathAttr::new(AttrValue::AsPath(AsPath {
-                        segments: vec![AsSegment {
-                            ty: seg::SEQUENCE,
-                            asns: vec![65010],
-                        }],
-                    })),
-                    PathAttr::new(AttrValue::NextHop(Ipv4Addr::new(10, 9, 9, 9))),
-                    PathAttr::new(AttrValue::LocalPref(100)),
-                ],
-                nlri: ps.to_vec(),
-                ..Default::default()
-            }
-        };
-        Message::Update(u)
-            .emit(&DecodeCtx::default(), &mut out)
-            .unwrap();
-    }
-    out
+    let change = if withdraw {
+        Change::Withdraw
+    } else {
+        Change::Announce {
+            next_hop: Ipv4Addr::new(10, 9, 9, 9),
+            local_pref: Some(100),
+        }
+    };
+    two_peers::updates(range, change, 100)
 }
 
 /// Announced and withdrawn prefixes in a byte stream sent to B.
@@ -110,7 +46,7 @@ fn decode(stream: &[u8]) -> (Vec<Ipv4Prefix>, Vec<Ipv4Prefix>) {
 #[test]
 fn undrained_peer_costs_pending_entries_not_bytes() {
     let now = epoch();
-    let mut sp = setup(now);
+    let mut sp = setup(now, None);
     // A sends N prefixes; the caller handles input but does not poll for output.
     for chunk in from_a(0..N, false).chunks(65536) {
         sp.handle_stream_data(now, ConnId(1), chunk).unwrap();

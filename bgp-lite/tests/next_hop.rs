@@ -3,84 +3,30 @@
 //! table resolves the next hop, and leaves it (withdrawn from the reflection client) when a
 //! later table does not. Public API only.
 
+mod two_peers;
+
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Instant;
+use std::net::Ipv4Addr;
+use std::ops::Range;
 
-use bgp_lite::config::NeighborSettings;
-use bgp_lite::wire::attr::{AsSegment, AttrValue, PathAttr, seg};
-use bgp_lite::wire::{AsPath, DecodeCtx, Ipv4Prefix, Message, Open, Origin, Update};
-use bgp_lite::{ConnId, Event, Framer, IgpRoute, Speaker, SpeakerConfig};
+use bgp_lite::wire::{DecodeCtx, Ipv4Prefix, Message, Update};
+use bgp_lite::{ConnId, Event, Framer, Speaker};
+use two_peers::{Change, bytes, epoch, prefix, route};
 
-const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
 const NH_OK: Ipv4Addr = Ipv4Addr::new(10, 9, 9, 9);
 const NH_LATER: Ipv4Addr = Ipv4Addr::new(10, 8, 8, 8);
 
-#[allow(clippy::disallowed_methods, reason = "the one clock read")]
-fn epoch() -> Instant {
-    Instant::now()
+fn setup(now: std::time::Instant) -> Speaker {
+    two_peers::setup(now, Some(vec![route("10.9.0.0/16")]))
 }
 
-fn bytes(m: &Message) -> Vec<u8> {
-    m.to_bytes(&DecodeCtx::default()).unwrap()
-}
-
-fn prefix(i: u32) -> Ipv4Prefix {
-    Ipv4Prefix::new(Ipv4Addr::from(0x0a00_0000 + i * 256), 24).unwrap()
-}
-
-fn route(p: &str) -> IgpRoute {
-    IgpRoute {
-        prefix: p.parse().unwrap(),
-        metric: 10,
-    }
-}
-
-fn setup(now: Instant) -> Speaker {
-    let mut c = SpeakerConfig::new(65001, Ipv4Addr::new(10, 0, 0, 1));
-    c.next_hop_check = true;
-    let mut a = NeighborSettings::ibgp(65001);
-    a.passive = true;
-    let mut b = a.clone();
-    b.route_reflector_client = true;
-    c.neighbors.insert(IpAddr::V4(A), a);
-    c.neighbors.insert(IpAddr::V4(B), b);
-    let mut sp = Speaker::new(c, now).unwrap();
-    sp.set_route_table(now, [route("10.9.0.0/16")]);
-    for (conn, ip) in [(ConnId(1), A), (ConnId(2), B)] {
-        sp.handle_connected(
-            now,
-            conn,
-            "10.0.0.1:179".parse().unwrap(),
-            SocketAddr::new(IpAddr::V4(ip), 50000),
-        )
-        .unwrap();
-        let mut hs = bytes(&Message::Open(Open::new(65001, 180, ip)));
-        hs.extend(bytes(&Message::Keepalive));
-        sp.handle_stream_data(now, conn, &hs).unwrap();
-    }
-    while sp.poll_transmit().is_some() {}
-    while sp.poll_event().is_some() {}
-    sp
-}
-
-fn announce(range: std::ops::Range<u32>, nh: Ipv4Addr) -> Vec<u8> {
-    let u = Update {
-        attrs: vec![
-            PathAttr::new(AttrValue::Origin(Origin::Igp)),
-            PathAttr::new(AttrValue::AsPath(AsPath {
-                segments: vec![AsSegment {
-                    ty: seg::SEQUENCE,
-                    asns: vec![65010],
-                }],
-            })),
-            PathAttr::new(AttrValue::NextHop(nh)),
-        ],
-        nlri: range.map(prefix).collect(),
-        ..Default::default()
+/// One UPDATE announcing `range` with next hop `nh`.
+fn announce(range: Range<u32>, nh: Ipv4Addr) -> Vec<u8> {
+    let change = Change::Announce {
+        next_hop: nh,
+        local_pref: None,
     };
-    bytes(&Message::Update(u))
+    two_peers::updates(range, change, usize::MAX)
 }
 
 /// (announced, withdrawn) sent to B, and the FIB events, after draining.
@@ -106,7 +52,7 @@ fn drain(sp: &mut Speaker) -> (BTreeSet<Ipv4Prefix>, BTreeSet<Ipv4Prefix>, Vec<E
     (ann, wd, ev)
 }
 
-fn set(r: std::ops::Range<u32>) -> BTreeSet<Ipv4Prefix> {
+fn set(r: Range<u32>) -> BTreeSet<Ipv4Prefix> {
     r.map(prefix).collect()
 }
 
