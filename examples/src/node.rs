@@ -2183,58 +2183,48 @@ impl Node {
     /// BGP sessions whose local address went away are reset (IOS tears down a session when its
     /// update-source goes down).
     fn bgp_source_gone(&mut self, now: Instant, addr: Ipv4Addr) {
-        let gone: Vec<_> = self
-            .bgp_conns
-            .iter()
-            .filter(|(_, c)| self.tcp.local(c.tcp).is_some_and(|(a, _)| a == addr))
-            .map(|(id, c)| (*id, c.tcp))
-            .collect();
-        for (id, tcp) in gone {
-            self.tcp.abort(tcp);
-            self.bgp_conns.remove(&id);
-            if let Some(b) = self.bgp.as_mut() {
-                b.handle_closed(now, id);
-            }
-        }
-        let gone: Vec<_> = self
-            .kernel_conns
-            .iter()
-            .filter(|(_, (local, _))| *local == addr)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in gone {
-            self.kernel_conns.remove(&id);
-            self.kernel_bgp.push_back(KernelBgp::Close { conn: id });
-            if let Some(b) = self.bgp.as_mut() {
-                b.handle_closed(now, id);
-            }
-        }
+        self.bgp_close_matching(now, |local, _| local == Some(addr));
     }
 
     /// BGP sessions with `remote` (a spoke whose virtual-access went away) are closed.
     fn bgp_remote_gone(&mut self, now: Instant, remote: Ipv4Addr) {
-        let gone: Vec<_> = self
+        self.bgp_close_matching(now, |_, r| r == Some(remote));
+    }
+
+    /// Closes every BGP connection, on the user-space TCP stack or a kernel socket, whose
+    /// (local, remote) addresses `hit` accepts, and tells the speaker.
+    fn bgp_close_matching(
+        &mut self,
+        now: Instant,
+        hit: impl Fn(Option<Ipv4Addr>, Option<Ipv4Addr>) -> bool,
+    ) {
+        let user: Vec<_> = self
             .bgp_conns
             .iter()
-            .filter(|(_, c)| self.tcp.remote(c.tcp).is_some_and(|(a, _)| a == remote))
-            .map(|(id, c)| (*id, c.tcp))
+            .filter(|(_, c)| {
+                let local = self.tcp.local(c.tcp).map(|(a, _)| a);
+                let remote = self.tcp.remote(c.tcp).map(|(a, _)| a);
+                hit(local, remote)
+            })
+            .map(|(id, c)| (*id, Some(c.tcp)))
             .collect();
-        for (id, tcp) in gone {
-            self.tcp.abort(tcp);
-            self.bgp_conns.remove(&id);
-            if let Some(b) = self.bgp.as_mut() {
-                b.handle_closed(now, id);
-            }
-        }
-        let gone: Vec<_> = self
+        let kernel: Vec<_> = self
             .kernel_conns
             .iter()
-            .filter(|(_, (_, r))| *r == remote)
-            .map(|(id, _)| *id)
+            .filter(|(_, (local, remote))| hit(Some(*local), Some(*remote)))
+            .map(|(id, _)| (*id, None))
             .collect();
-        for id in gone {
-            self.kernel_conns.remove(&id);
-            self.kernel_bgp.push_back(KernelBgp::Close { conn: id });
+        for (id, tcp) in user.into_iter().chain(kernel) {
+            match tcp {
+                Some(tcp) => {
+                    self.tcp.abort(tcp);
+                    self.bgp_conns.remove(&id);
+                }
+                None => {
+                    self.kernel_conns.remove(&id);
+                    self.kernel_bgp.push_back(KernelBgp::Close { conn: id });
+                }
+            }
             if let Some(b) = self.bgp.as_mut() {
                 b.handle_closed(now, id);
             }
