@@ -3,11 +3,11 @@
 use core::fmt;
 use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use zeroize::Zeroizing;
 
-use crate::crypto::{DhGroup, EncrAlg, IkeKeys, IntegAlg, KeyMaterial, PrfAlg};
+use crate::crypto::{DhGroup, EncrAlg, IkeKeys, IntegAlg, KeyMaterial, PrfAlg, psk_auth_key};
 use crate::error::ApiError;
 use crate::wire::{Identification, TrafficSelector};
 
@@ -15,36 +15,78 @@ use crate::wire::{Identification, TrafficSelector};
 /// / `pre-shared-key remote Y`; plain `pre-shared-key X` sets both). Our AUTH is computed
 /// with the local key, the peer's AUTH checked with the remote key. Zeroized on drop,
 /// redacted in `Debug`.
+///
+/// Cloning is cheap (the keys are shared, not copied), and a `Psk` remembers, per PRF,
+/// `prf(key, "Key Pad for IKEv2")` (RFC 7296 2.15) the first time an AUTH payload is
+/// signed or checked with it, so later handshakes with the same `Psk` (or a clone of
+/// it) skip that step. With [`Psk::new`] both directions share one key and one cache.
 #[derive(Clone)]
-pub struct Psk {
+pub struct Psk(Arc<PskKeys>);
+
+/// The keys of a [`Psk`] and their cached AUTH keys (zeroized on drop).
+struct PskKeys {
     local: Zeroizing<Vec<u8>>,
-    remote: Zeroizing<Vec<u8>>,
+    /// `None` when the remote key is the local one.
+    remote: Option<Zeroizing<Vec<u8>>>,
+    /// `prf(local, KEY_PAD)` per PRF, in [`PrfAlg::ALL`] order.
+    local_auth: [OnceLock<Zeroizing<Vec<u8>>>; 3],
+    /// `prf(remote, KEY_PAD)` per PRF (unused when `remote` is `None`).
+    remote_auth: [OnceLock<Zeroizing<Vec<u8>>>; 3],
 }
 
 impl Psk {
     /// One key for both directions (for example `b"cisco"`).
     pub fn new(key: &[u8]) -> Self {
-        Self::pair(key, key)
+        Self::build(key, None)
     }
     /// Distinct keys: `local` signs our AUTH, `remote` checks the peer's.
     pub fn pair(local: &[u8], remote: &[u8]) -> Self {
-        Self {
+        Self::build(local, Some(remote))
+    }
+    fn build(local: &[u8], remote: Option<&[u8]>) -> Self {
+        Self(Arc::new(PskKeys {
             local: Zeroizing::new(local.to_vec()),
-            remote: Zeroizing::new(remote.to_vec()),
-        }
+            remote: remote.map(|r| Zeroizing::new(r.to_vec())),
+            local_auth: Default::default(),
+            remote_auth: Default::default(),
+        }))
     }
     /// The local key (the one of [`Psk::new`]).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.local
+        &self.0.local
     }
     /// The key that signs our AUTH payload.
     pub fn local(&self) -> &[u8] {
-        &self.local
+        &self.0.local
     }
     /// The key that checks the peer's AUTH payload.
     pub fn remote(&self) -> &[u8] {
-        &self.remote
+        self.0.remote.as_deref().unwrap_or(&self.0.local)
     }
+    /// `prf(local key, "Key Pad for IKEv2")` for `prf`, computed once per PRF.
+    pub(crate) fn local_auth_key(&self, prf: PrfAlg) -> &[u8] {
+        cached_auth_key(&self.0.local_auth, prf, &self.0.local)
+    }
+    /// `prf(remote key, "Key Pad for IKEv2")` for `prf`, computed once per PRF.
+    pub(crate) fn remote_auth_key(&self, prf: PrfAlg) -> &[u8] {
+        match &self.0.remote {
+            Some(r) => cached_auth_key(&self.0.remote_auth, prf, r),
+            None => self.local_auth_key(prf),
+        }
+    }
+}
+
+fn cached_auth_key<'a>(
+    cache: &'a [OnceLock<Zeroizing<Vec<u8>>>; 3],
+    prf: PrfAlg,
+    key: &[u8],
+) -> &'a [u8] {
+    let slot = match prf {
+        PrfAlg::HmacSha256 => &cache[0],
+        PrfAlg::HmacSha384 => &cache[1],
+        PrfAlg::HmacSha512 => &cache[2],
+    };
+    slot.get_or_init(|| psk_auth_key(prf, key))
 }
 
 impl fmt::Debug for Psk {
@@ -52,8 +94,8 @@ impl fmt::Debug for Psk {
         write!(
             f,
             "Psk(local {} bytes, remote {} bytes, redacted)",
-            self.local.len(),
-            self.remote.len()
+            self.local().len(),
+            self.remote().len()
         )
     }
 }

@@ -47,6 +47,35 @@ fn round_trip_every_suite_and_length() {
 }
 
 #[test]
+fn seal_into_appends_exactly_what_seal_returns() {
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    for (encr, integ) in SUITES {
+        let (c, ..) = cipher(encr, integ, &mut rng);
+        for len in [0, 1, 16, 33, 500] {
+            let mut pt = vec![0; len];
+            rng.fill_bytes(&mut pt);
+            let prefix: Vec<u8> = (0..28u8).collect();
+            let seed = rng.next_u64();
+            let body = c
+                .seal(&prefix, &pt, &mut ChaCha20Rng::seed_from_u64(seed))
+                .unwrap();
+            let mut msg = prefix.clone();
+            c.seal_into(&mut msg, &pt, &mut ChaCha20Rng::seed_from_u64(seed))
+                .unwrap();
+            assert_eq!(
+                msg.len(),
+                prefix.len() + c.sealed_len(len),
+                "{encr:?} {len}"
+            );
+            assert_eq!(msg[..prefix.len()], prefix[..], "prefix untouched");
+            assert_eq!(msg[prefix.len()..], body[..], "{encr:?} {len}");
+            let (p, b) = msg.split_at(prefix.len());
+            assert_eq!(&c.open(p, b).unwrap()[..], &pt[..]);
+        }
+    }
+}
+
+#[test]
 fn every_single_bit_flip_is_rejected() {
     let mut rng = ChaCha20Rng::seed_from_u64(2);
     for (encr, integ) in SUITES {

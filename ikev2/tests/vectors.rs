@@ -8,9 +8,9 @@
 //!   groups 14/15/16, SK payloads for every suite, and PSK AUTH values.
 
 use ikev2::crypto::{
-    CryptoError, DhGroup, DhSecret, EncrAlg, IkeKeys, IntegAlg, PrfAlg, SkCipher, child_keymat,
-    derive_ike_keys, ike_keymat, prf, prf_plus, psk_auth, rekey_skeyseed, signed_octets, skeyseed,
-    verify_psk_auth,
+    CryptoError, DhGroup, DhSecret, EncrAlg, IkeKeys, IntegAlg, PrfAlg, SkCipher, auth_with_key,
+    child_keymat, derive_ike_keys, ike_keymat, prf, prf_plus, psk_auth, psk_auth_key,
+    rekey_skeyseed, signed_octets, skeyseed, verify_auth_with_key, verify_psk_auth,
 };
 
 fn h(s: &str) -> Vec<u8> {
@@ -348,6 +348,19 @@ fn psk_auth_against_python() {
         );
         assert_eq!(
             verify_psk_auth(prf_alg, &psk, &octets, &want[..want.len() - 1]),
+            Err(CryptoError::AuthenticationFailed)
+        );
+        // The split form (the AUTH key computed once, as `Psk` caches it) gives the same.
+        let key = psk_auth_key(prf_alg, &psk);
+        assert_eq!(key.len(), prf_alg.output_len());
+        assert_hex(&auth_with_key(prf_alg, &key, &octets), &want);
+        assert!(verify_auth_with_key(prf_alg, &key, &octets, &want).is_ok());
+        assert_eq!(
+            verify_auth_with_key(prf_alg, &psk_auth_key(prf_alg, b"cisco2"), &octets, &want),
+            Err(CryptoError::AuthenticationFailed)
+        );
+        assert_eq!(
+            verify_auth_with_key(prf_alg, &key, &octets, &want[1..]),
             Err(CryptoError::AuthenticationFailed)
         );
     }

@@ -69,7 +69,10 @@ pub use keys::{
 };
 pub use natd::{NAT_DETECTION_HASH_LEN, nat_detection_hash};
 pub use prf::{PrfAlg, prf, prf_plus};
-pub use psk_auth::{KEY_PAD, psk_auth, signed_octets, verify_psk_auth};
+pub use psk_auth::{
+    KEY_PAD, auth_with_key, psk_auth, psk_auth_key, signed_octets, verify_auth_with_key,
+    verify_psk_auth,
+};
 pub use sk::{Direction, EncrAlg, IntegAlg, SkCipher};
 
 /// An error from the crypto suite.

@@ -12,6 +12,7 @@
 //! `ID Type | RESERVED (3 octets) | Identification Data`.
 
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use super::CryptoError;
 use super::prf::{PrfAlg, prf, prf_parts};
@@ -40,6 +41,39 @@ pub fn signed_octets(
     out
 }
 
+/// `prf(psk, "Key Pad for IKEv2")`: the key the AUTH payload's PRF is keyed
+/// with. It depends only on the PSK and the PRF, so a caller that signs or
+/// checks many AUTH payloads with one PSK computes it once (as
+/// [`Psk`](crate::Psk) does) and passes it to [`auth_with_key`] and
+/// [`verify_auth_with_key`]. It is as secret as the PSK: zeroized on drop.
+pub fn psk_auth_key(prf_alg: PrfAlg, psk: &[u8]) -> Zeroizing<Vec<u8>> {
+    prf(prf_alg, psk, KEY_PAD)
+}
+
+/// `AUTH = prf(auth_key, signed_octets)` with `auth_key` from [`psk_auth_key`]:
+/// the same value as [`psk_auth`].
+pub fn auth_with_key(prf_alg: PrfAlg, auth_key: &[u8], signed_octets: &[u8]) -> Vec<u8> {
+    prf_parts(prf_alg, auth_key, &[signed_octets]).to_vec()
+}
+
+/// [`verify_psk_auth`] with `auth_key` from [`psk_auth_key`], in constant time.
+///
+/// # Errors
+/// [`CryptoError::AuthenticationFailed`] on any mismatch, including length.
+pub fn verify_auth_with_key(
+    prf_alg: PrfAlg,
+    auth_key: &[u8],
+    signed_octets: &[u8],
+    received: &[u8],
+) -> Result<(), CryptoError> {
+    let expected = prf_parts(prf_alg, auth_key, &[signed_octets]);
+    if bool::from(expected.as_slice().ct_eq(received)) {
+        Ok(())
+    } else {
+        Err(CryptoError::AuthenticationFailed)
+    }
+}
+
 /// `AUTH = prf(prf(psk, "Key Pad for IKEv2"), signed_octets)`: the
 /// Authentication Data of the AUTH payload (public; its length is the PRF's
 /// output length).
@@ -53,8 +87,7 @@ pub fn signed_octets(
 /// assert!(verify_psk_auth(prf, b"wrong", &octets, &auth).is_err());
 /// ```
 pub fn psk_auth(prf_alg: PrfAlg, psk: &[u8], signed_octets: &[u8]) -> Vec<u8> {
-    let key = prf(prf_alg, psk, KEY_PAD);
-    prf_parts(prf_alg, &key, &[signed_octets]).to_vec()
+    auth_with_key(prf_alg, &psk_auth_key(prf_alg, psk), signed_octets)
 }
 
 /// Checks a received AUTH payload's Authentication Data against the PSK, in
@@ -68,11 +101,10 @@ pub fn verify_psk_auth(
     signed_octets: &[u8],
     received: &[u8],
 ) -> Result<(), CryptoError> {
-    let key = prf(prf_alg, psk, KEY_PAD);
-    let expected = prf_parts(prf_alg, &key, &[signed_octets]);
-    if bool::from(expected.as_slice().ct_eq(received)) {
-        Ok(())
-    } else {
-        Err(CryptoError::AuthenticationFailed)
-    }
+    verify_auth_with_key(
+        prf_alg,
+        &psk_auth_key(prf_alg, psk),
+        signed_octets,
+        received,
+    )
 }

@@ -314,11 +314,60 @@ impl SkCipher {
         plaintext: &[u8],
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Vec<u8>, CryptoError> {
+        let mut msg = Vec::with_capacity(prefix.len() + self.sealed_len(plaintext.len()));
+        msg.extend_from_slice(prefix);
+        self.seal_into(&mut msg, plaintext, rng)?;
+        Ok(msg.split_off(prefix.len()))
+    }
+
+    /// Like [`seal`](Self::seal), but `msg` holds the prefix (every message byte
+    /// before the IV) and the SK payload body is appended to it in place, so
+    /// the sealed message is built in one buffer with no copy of the body.
+    /// Reserve [`sealed_len`](Self::sealed_len) more bytes in `msg` up front to
+    /// avoid a reallocation.
+    ///
+    /// # Errors
+    /// As [`seal`](Self::seal); on error `msg` is left at its prefix.
+    ///
+    /// ```
+    /// use ikev2::crypto::{EncrAlg, IntegAlg, SkCipher};
+    /// use rand_chacha::{ChaCha20Rng, rand_core::SeedableRng};
+    /// let c = SkCipher::new(EncrAlg::AesGcm16_128, IntegAlg::None, &[7; 20], &[])?;
+    /// let mut msg = b"prefix".to_vec();
+    /// c.seal_into(&mut msg, b"inner payloads", &mut ChaCha20Rng::seed_from_u64(1))?;
+    /// assert_eq!(msg.len(), 6 + c.sealed_len(14));
+    /// let (prefix, body) = msg.split_at(6);
+    /// assert_eq!(&c.open(prefix, body)?[..], b"inner payloads");
+    /// # Ok::<(), ikev2::crypto::CryptoError>(())
+    /// ```
+    pub fn seal_into(
+        &self,
+        msg: &mut Vec<u8>,
+        plaintext: &[u8],
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<(), CryptoError> {
+        let prefix_len = msg.len();
+        let result = self.seal_tail(msg, plaintext, rng);
+        if result.is_err() {
+            msg.truncate(prefix_len);
+        }
+        result
+    }
+
+    fn seal_tail(
+        &self,
+        msg: &mut Vec<u8>,
+        plaintext: &[u8],
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<(), CryptoError> {
         let iv_len = self.encr.iv_len();
         let padded = self.padded_len(plaintext.len());
         let total = self.sealed_len(plaintext.len());
-        let mut out = vec![0u8; total];
-        let (iv, rest) = out.split_at_mut(iv_len);
+        let prefix_len = msg.len();
+        msg.resize(prefix_len + total, 0);
+        let (prefix, body) = msg.split_at_mut(prefix_len);
+        let prefix: &[u8] = prefix;
+        let (iv, rest) = body.split_at_mut(iv_len);
         let (ct, icv) = rest.split_at_mut(padded);
         rng.fill_bytes(iv);
         ct[..plaintext.len()].copy_from_slice(plaintext);
@@ -346,7 +395,7 @@ impl SkCipher {
                 icv.copy_from_slice(&mac[..icv.len()]);
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Verifies and decrypts an SK payload body and returns the inner payload

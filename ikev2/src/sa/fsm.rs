@@ -11,8 +11,9 @@ use super::proposal::{self, narrow};
 use super::timer::{Timer, TimerTable};
 use crate::config::{EspSuite, IkeSuite, KeyLog, Mode, Psk, SaPolicy};
 use crate::crypto::{
-    ChildKeys, DhGroup, DhSecret, Direction, IkeKeys, SkCipher, derive_ike_keys,
-    derive_rekeyed_ike_keys, nat_detection_hash, psk_auth, signed_octets, verify_psk_auth,
+    ChildKeys, DhGroup, DhSecret, Direction, IkeKeys, SkCipher, auth_with_key, derive_ike_keys,
+    derive_rekeyed_ike_keys, nat_detection_hash, psk_auth, signed_octets, verify_auth_with_key,
+    verify_psk_auth,
 };
 use crate::endpoint::{Outbox, Pool};
 use crate::error::{CryptoFailure, Error, InputError};
@@ -93,11 +94,9 @@ impl IkeCore {
         header.emit(PayloadType::SK, total32, &mut out)?;
         out.extend_from_slice(&[first.0, 0]);
         out.extend_from_slice(&sk_len16.to_be_bytes());
-        let body = self
-            .c_out
-            .seal(&out, plain, rng)
+        self.c_out
+            .seal_into(&mut out, plain, rng)
             .map_err(|_| Error::Crypto(CryptoFailure::Integrity))?;
-        out.extend_from_slice(&body);
         Ok(out)
     }
 
@@ -132,11 +131,9 @@ impl IkeCore {
             m.extend_from_slice(&skf16.to_be_bytes());
             m.extend_from_slice(&num.to_be_bytes());
             m.extend_from_slice(&total.to_be_bytes());
-            let body = self
-                .c_out
-                .seal(&m, c, rng)
+            self.c_out
+                .seal_into(&mut m, c, rng)
                 .map_err(|_| Error::Crypto(CryptoFailure::Integrity))?;
-            m.extend_from_slice(&body);
             out.push(m);
         }
         Ok(out)
@@ -1236,8 +1233,10 @@ impl Sa {
             core.keys.sk_pi.as_bytes(),
             &idi.auth_bytes(),
         );
-        let psk = self.psk.as_ref().map(Psk::local).unwrap_or_default();
-        let auth = psk_auth(core.keys.prf, psk, &octets);
+        let auth = match &self.psk {
+            Some(psk) => auth_with_key(core.keys.prf, psk.local_auth_key(core.keys.prf), &octets),
+            None => psk_auth(core.keys.prf, &[], &octets),
+        };
         let child_spi = esp_spi(ctx.rng);
         let mut inner = vec![Payload::IdI(idi)];
         if self.initial_contact {
@@ -1332,10 +1331,13 @@ impl Sa {
             k.sk_pr.as_bytes(),
             &idr.auth_bytes(),
         );
-        let psk = self.psk.as_ref().map(Psk::remote).unwrap_or_default();
-        if auth.method != AuthMethod::SHARED_KEY_MIC
-            || verify_psk_auth(k.prf, psk, &octets, &auth.data).is_err()
-        {
+        let checked = match &self.psk {
+            Some(psk) => {
+                verify_auth_with_key(k.prf, psk.remote_auth_key(k.prf), &octets, &auth.data)
+            }
+            None => verify_psk_auth(k.prf, &[], &octets, &auth.data),
+        };
+        if auth.method != AuthMethod::SHARED_KEY_MIC || checked.is_err() {
             return fail(self, ctx, Error::AuthenticationFailed);
         }
         // RFC 5685 section 6: an authenticated REDIRECT instead of a Child SA.
@@ -1482,7 +1484,8 @@ impl Sa {
                     .iter()
                     .filter(|(id, _)| id.as_ref().is_none_or(|x| x == idi))
                     .find(|(_, psk)| {
-                        verify_psk_auth(k.prf, psk.remote(), &octets, &auth.data).is_ok()
+                        verify_auth_with_key(k.prf, psk.remote_auth_key(k.prf), &octets, &auth.data)
+                            .is_ok()
                     })
                     .map(|(_, psk)| (idi.clone(), psk.clone()))
             }
@@ -1519,11 +1522,10 @@ impl Sa {
             k.sk_pr.as_bytes(),
             &idr.auth_bytes(),
         );
-        let auth = psk_auth(
-            k.prf,
-            self.psk.as_ref().map(Psk::local).unwrap_or_default(),
-            &octets,
-        );
+        let auth = match &self.psk {
+            Some(psk) => auth_with_key(k.prf, psk.local_auth_key(k.prf), &octets),
+            None => psk_auth(k.prf, &[], &octets),
+        };
         let mut out = vec![
             Payload::IdR(idr),
             Payload::Auth(AuthPayload {
