@@ -4,11 +4,12 @@
 
 use core::net::{Ipv4Addr, SocketAddr};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand_core::{CryptoRng, RngCore};
 
-use crate::config::{AddressPool, EndpointConfig, PeerConfig};
+use crate::config::{AddressPool, EndpointConfig, PeerConfig, ResponderConfig};
 use crate::crypto::{CookieSecret, DhGroup};
 use crate::error::{ApiError, InputError};
 use crate::event::{DeleteReason, Event, SaHandle, Transmit};
@@ -210,7 +211,10 @@ pub struct SaInfo {
 
 /// Many IKE SAs behind one port pair. See the crate docs for the run loop.
 pub struct Endpoint<R> {
+    /// The configuration, its `responder` moved to [`Endpoint::responder`].
     config: EndpointConfig,
+    /// `config.responder`, shared with every SA it accepts (no copy per SA).
+    responder: Option<Arc<ResponderConfig>>,
     rng: R,
     sas: BTreeMap<SaHandle, Sa>,
     by_spi: BTreeMap<u64, SaHandle>,
@@ -234,16 +238,18 @@ pub struct Endpoint<R> {
 
 impl<R: RngCore + CryptoRng> Endpoint<R> {
     /// A new endpoint.
-    pub fn new(config: EndpointConfig, mut rng: R, now: Instant) -> Self {
+    pub fn new(mut config: EndpointConfig, mut rng: R, now: Instant) -> Self {
         let cookie = CookieSecret::generate(1, &mut rng);
+        let responder = config.responder.take().map(Arc::new);
         let pool = Pool {
-            range: config.responder.as_ref().and_then(|r| r.pool.clone()),
+            range: responder.as_ref().and_then(|r| r.pool.clone()),
             ..Pool::default()
         };
         let limit = config.queue_limit;
         Self {
             cookie_rotate_at: now + config.cookie_rotation,
             config,
+            responder,
             rng,
             sas: BTreeMap::new(),
             by_spi: BTreeMap::new(),
@@ -395,7 +401,7 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         if !matches!(
             e,
             crate::WireError::UnsupportedCritical(_) | crate::WireError::InvalidMajorVersion(_)
-        ) || self.config.responder.is_none()
+        ) || self.responder.is_none()
         {
             return;
         }
@@ -455,7 +461,7 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         raw: &[u8],
         msg: &Message,
     ) -> Result<(), InputError> {
-        let Some(rcfg) = self.config.responder.clone() else {
+        let Some(rcfg) = self.responder.clone() else {
             return Err(InputError::UnknownSa);
         };
         let spi_i = msg.header.spi_i;

@@ -3,6 +3,7 @@
 use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand_core::{CryptoRng, RngCore};
@@ -339,7 +340,9 @@ pub(crate) struct Sa {
     pub(crate) remote: SocketAddr,
     pub(crate) policy: SaPolicy,
     psk: Option<Psk>,
-    psks: Vec<(Option<Identification>, Psk)>,
+    /// The responder's configuration (its PSKs), shared with the endpoint; `None` for an
+    /// initiator.
+    responder: Option<Arc<crate::config::ResponderConfig>>,
     remote_id: Option<Identification>,
     request_address: bool,
     initial_contact: bool,
@@ -594,7 +597,7 @@ impl Sa {
             local: peer.local,
             remote: peer.remote,
             psk: Some(peer.psk),
-            psks: Vec::new(),
+            responder: None,
             remote_id: peer.remote_id,
             request_address: peer.request_address,
             initial_contact: peer.initial_contact,
@@ -684,7 +687,7 @@ impl Sa {
         suite: (u8, IkeSuite),
         local: SocketAddr,
         remote: SocketAddr,
-        rcfg: &crate::config::ResponderConfig,
+        rcfg: &Arc<crate::config::ResponderConfig>,
         half_open_timeout: Duration,
         now: Instant,
         ctx: &mut Ctx<'_, R>,
@@ -717,7 +720,7 @@ impl Sa {
             remote,
             policy: rcfg.policy.clone(),
             psk: None,
-            psks: rcfg.psks.clone(),
+            responder: Some(Arc::clone(rcfg)),
             remote_id: None,
             request_address: false,
             initial_contact: false,
@@ -1480,8 +1483,9 @@ impl Sa {
                     k.sk_pi.as_bytes(),
                     &idi.auth_bytes(),
                 );
-                self.psks
+                self.responder
                     .iter()
+                    .flat_map(|r| r.psks.iter())
                     .filter(|(id, _)| id.as_ref().is_none_or(|x| x == idi))
                     .find(|(_, psk)| {
                         verify_auth_with_key(k.prf, psk.remote_auth_key(k.prf), &octets, &auth.data)
