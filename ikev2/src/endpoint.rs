@@ -616,7 +616,12 @@ impl<R: RngCore + CryptoRng> Endpoint<R> {
         let closed = sa.is_closed();
         let half_open = sa.is_half_open();
         let initial_contact = core::mem::take(&mut sa.got_initial_contact);
-        let peer = sa.established().map(|e| e.peer_id.clone());
+        // The identity is only needed (and cloned) when INITIAL_CONTACT came in.
+        let peer = if initial_contact {
+            sa.established().map(|e| e.peer_id.clone())
+        } else {
+            None
+        };
         let spis = if closed { Vec::new() } else { sa.our_spis() };
         let next = sa.next_timeout();
         if !half_open && let Some(k) = self.half_open_of.remove(&handle) {

@@ -154,7 +154,7 @@ pub fn skeyseed(prf: PrfAlg, ni: &[u8], nr: &[u8], g_ir: &[u8]) -> Zeroizing<Vec
     let mut key = Zeroizing::new(Vec::with_capacity(ni.len() + nr.len()));
     key.extend_from_slice(ni);
     key.extend_from_slice(nr);
-    prf_parts(prf, &key, &[g_ir])
+    Zeroizing::new(prf_parts(prf, &key, &[g_ir]).to_vec())
 }
 
 /// `SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr)` for a rekeyed IKE SA
@@ -168,7 +168,7 @@ pub fn rekey_skeyseed(
     ni: &[u8],
     nr: &[u8],
 ) -> Zeroizing<Vec<u8>> {
-    prf_parts(old_prf, old_sk_d, &[g_ir_new, ni, nr])
+    Zeroizing::new(prf_parts(old_prf, old_sk_d, &[g_ir_new, ni, nr]).to_vec())
 }
 
 /// `prf+(SKEYSEED, Ni | Nr | SPIi | SPIr)` truncated to `len` bytes

@@ -68,22 +68,50 @@ impl PrfAlg {
 /// assert_eq!(out[..4], [0x5b, 0xdc, 0xc1, 0x46]);
 /// ```
 pub fn prf(alg: PrfAlg, key: &[u8], data: &[u8]) -> Zeroizing<Vec<u8>> {
-    prf_parts(alg, key, &[data])
+    Zeroizing::new(prf_parts(alg, key, &[data]).to_vec())
+}
+
+/// One PRF output (at most 64 bytes) held on the stack, zeroized on drop: the
+/// internal form of [`prf`], which saves an allocation per call.
+pub(crate) struct PrfBlock {
+    buf: Zeroizing<[u8; 64]>,
+    len: usize,
+}
+
+impl PrfBlock {
+    /// An empty output (no integrity algorithm).
+    pub(crate) fn empty() -> Self {
+        Self {
+            buf: Zeroizing::new([0; 64]),
+            len: 0,
+        }
+    }
+}
+
+impl core::ops::Deref for PrfBlock {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
 }
 
 /// `prf(key, parts[0] | parts[1] | ...)` without building the concatenation.
-pub(crate) fn prf_parts(alg: PrfAlg, key: &[u8], parts: &[&[u8]]) -> Zeroizing<Vec<u8>> {
+pub(crate) fn prf_parts(alg: PrfAlg, key: &[u8], parts: &[&[u8]]) -> PrfBlock {
     #[allow(
         clippy::expect_used,
         reason = "HMAC accepts keys of every length: new_from_slice never fails"
     )]
-    fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Zeroizing<Vec<u8>> {
+    fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> PrfBlock {
         let mut mac = <M as Mac>::new_from_slice(key).expect("hmac takes any key length");
         for p in parts {
             mac.update(p);
         }
         let out = mac.finalize().into_bytes();
-        Zeroizing::new(out.to_vec())
+        let mut block = PrfBlock::empty();
+        let len = out.len().min(64);
+        block.buf[..len].copy_from_slice(&out[..len]);
+        block.len = len;
+        block
     }
     match alg {
         PrfAlg::HmacSha256 => run::<Hmac<Sha256>>(key, parts),

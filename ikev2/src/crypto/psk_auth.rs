@@ -33,7 +33,7 @@ pub fn signed_octets(
     sk_p: &[u8],
     id_payload_body: &[u8],
 ) -> Vec<u8> {
-    let maced_id = prf(prf_alg, sk_p, id_payload_body);
+    let maced_id = prf_parts(prf_alg, sk_p, &[id_payload_body]);
     let mut out = Vec::with_capacity(real_message.len() + peer_nonce.len() + maced_id.len());
     out.extend_from_slice(real_message);
     out.extend_from_slice(peer_nonce);
@@ -67,7 +67,7 @@ pub fn verify_auth_with_key(
     received: &[u8],
 ) -> Result<(), CryptoError> {
     let expected = prf_parts(prf_alg, auth_key, &[signed_octets]);
-    if bool::from(expected.as_slice().ct_eq(received)) {
+    if bool::from(expected.ct_eq(received)) {
         Ok(())
     } else {
         Err(CryptoError::AuthenticationFailed)

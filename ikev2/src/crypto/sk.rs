@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use super::CryptoError;
 use super::keys::KeyMaterial;
-use super::prf::{PrfAlg, prf_parts};
+use super::prf::{PrfAlg, PrfBlock, prf_parts};
 
 /// An encryption algorithm for the SK payload (IKEv2 transform type 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -458,10 +458,10 @@ impl SkCipher {
         Ok(buf)
     }
 
-    fn hmac(&self, key: &[u8], prefix: &[u8], iv: &[u8], ct: &[u8]) -> Zeroizing<Vec<u8>> {
+    fn hmac(&self, key: &[u8], prefix: &[u8], iv: &[u8], ct: &[u8]) -> PrfBlock {
         match self.integ.hmac() {
             Some(alg) => prf_parts(alg, key, &[prefix, iv, ct]),
-            None => Zeroizing::new(Vec::new()),
+            None => PrfBlock::empty(),
         }
     }
 }
