@@ -132,7 +132,8 @@ impl StrongSwan {
                 "mount -t tmpfs none /run && exec env STRONGSWAN_CONF={d}/strongswan.conf {CHARON}"
             ))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // glibc's abort messages land here (see strongswan_client_redirected_in_ike_auth).
+            .stderr(std::fs::File::create(dir.join("charon.stderr")).unwrap())
             .spawn()
             .unwrap();
         me.charon = Some(child);
@@ -1330,4 +1331,250 @@ fn strongswan_gateway_redirect_of_our_established_sa() {
             && log.contains(&format!("client got redirected from {}", ss.ns_ip)),
         "no REDIRECTED_FROM seen:\n{log}"
     );
+}
+
+/// charon's version from the first line of its log ("strongSwan 5.9.8"), as (major, minor, patch).
+fn charon_version(log: &str) -> (u32, u32, u32) {
+    let v = log
+        .split("(strongSwan ")
+        .nth(1)
+        .and_then(|r| r.split([',', ')']).next())
+        .unwrap_or_else(|| panic!("no version in charon's log:\n{log}"));
+    let mut it = v.split('.').map(|n| n.trim().parse::<u32>().unwrap_or(0));
+    (
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+    )
+}
+
+/// strongSwan as the client, our responder redirects it in the IKE_AUTH response (RFC 5685
+/// section 6) to our second gateway on another host address.
+///
+/// charon before 5.9.12 cannot follow this: since 5.9.8 (commit 5ce1c91b58a2) the IKE SA is
+/// still CONNECTING after IKE_AUTH, so `ike_sa.c` `handle_redirect()` takes the IKE_SA_INIT
+/// path `redirect_connecting()`, whose `reset()` empties the task manager while the
+/// `ike-auth` task that called it returns SUCCESS and is freed; charon then dies while it
+/// builds the new IKE_SA_INIT (SIGABRT here). Fixed upstream in 5.9.12 by commit
+/// 595fa077b6 ("ike-sa: Fix handling of redirects during IKE_AUTH"), not in Debian's
+/// 5.9.8-5+deb12u6. The test asserts that crash on such versions (our REDIRECT was
+/// accepted: AUTH verified, gateway parsed) and the full move to the second gateway on
+/// fixed ones, so it fails loudly once the installed charon changes.
+#[test]
+#[ignore = "needs root + strongswan"]
+fn strongswan_client_redirected_in_ike_auth() {
+    let mut ss = StrongSwan::start(&SPOKE_CONF.replace("@PSK@", "cisco"));
+    let ip2 = Ipv4Addr::from(u32::from(ss.host_ip) + 2);
+    run_ok(Command::new("ip").args(["addr", "add", &format!("{ip2}/29"), "dev", &ss.veth]));
+    let mut hub1 = our_hub(b"cisco");
+    if let Some(r) = hub1.responder.as_mut() {
+        r.policy.auth_redirect = Some(ikev2::AuthRedirect::by_identity(vec![(
+            Identification::fqdn("spoke-ss.example"),
+            IpAddr::V4(ip2),
+        )]));
+    }
+    let mut d1 = Driver::new(ss.host_ip, hub1, Arc::new(WiresharkKeyLog::default()), 31);
+    let mut d2 = Driver::new(
+        ip2,
+        our_hub(b"cisco"),
+        Arc::new(WiresharkKeyLog::default()),
+        32,
+    );
+    let job = initiate_in_background(&ss);
+    let sent = d1.run_until(
+        Duration::from_secs(10),
+        |e| matches!(e, Event::RedirectSent { to, .. } if *to == IpAddr::V4(ip2)),
+    );
+    assert!(sent, "no RedirectSent: {:?}\n{}", d1.events, ss.log());
+    // The first gateway kept nothing: no Child SA, no pool address.
+    assert!(!d1.has(|e| matches!(e, Event::ChildSaInstalled { .. })));
+    assert_eq!(d1.ep.pool_in_use(), 0);
+    let up = d2.run_until(Duration::from_secs(12), |e| {
+        matches!(e, Event::ChildSaInstalled { .. })
+    });
+    let out = job.join().unwrap();
+    let log = ss.log();
+    // charon accepted our IKE_AUTH response: AUTH verified, REDIRECT parsed to ip2.
+    assert!(
+        log.contains("parsed IKE_AUTH response 1 [ IDr AUTH N(REDIR) ]")
+            && log.contains("authentication of 'hub.example' with pre-shared key successful")
+            && log.contains(&format!("redirected to {ip2}")),
+        "{log}"
+    );
+    if charon_version(&log) < (5, 9, 12) {
+        // Taken so that Drop does not signal a process that is gone.
+        let status = ss
+            .charon
+            .take()
+            .map(|mut c| c.wait().unwrap())
+            .expect("charon was started");
+        let stderr = std::fs::read_to_string(ss.dir.join("charon.stderr")).unwrap_or_default();
+        assert!(
+            !up && !status.success(),
+            "charon < 5.9.12 was expected to die after an IKE_AUTH redirect (upstream bug fixed \
+             by 595fa077b6); up={up} status={status:?}: update this test and README.md\n{log}"
+        );
+        eprintln!(
+            "charon {:?} died as known ({status:?}, stderr: {}); last log line: {}",
+            charon_version(&log),
+            stderr.trim(),
+            log.lines().last().unwrap_or_default()
+        );
+        // It did start the new IKE_SA_INIT towards the second gateway before it died.
+        assert!(
+            log.contains(&format!("initiating IKE_SA spoke[1] to {ip2}")),
+            "{log}"
+        );
+        return;
+    }
+    assert!(
+        up,
+        "not up at the second gateway: {:?}\n{:?}\n{log}",
+        d2.events, d1.events
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let (_, addr, _) = established(&d2).unwrap();
+    assert_eq!(addr, Some(Ipv4Addr::new(10, 1, 1, 100)));
+    let sas = ss.swanctl(&["--list-sas", "--raw"]);
+    assert_eq!(count(&sas, "state=ESTABLISHED"), 1, "{sas}");
+    assert!(sas.contains(&format!("remote-host={ip2}")), "{sas}");
+    assert!(sas.contains("local-vips=[10.1.1.100]"), "{sas}");
+    assert!(sas.contains("state=INSTALLED"), "{sas}");
+}
+
+/// A second host-side address on the test's veth, for our second gateway.
+fn second_host_address(ss: &StrongSwan) -> Ipv4Addr {
+    let ip2 = Ipv4Addr::from(u32::from(ss.host_ip) + 2);
+    run_ok(Command::new("ip").args(["addr", "add", &format!("{ip2}/29"), "dev", &ss.veth]));
+    ip2
+}
+
+/// Asserts charon (the client) holds one IKE SA, with our second gateway `ip2`, an address
+/// from its pool and an installed Child SA, and that it told `ip2` where it came from.
+fn assert_charon_moved_to(ss: &StrongSwan, d2: &Driver, ip2: Ipv4Addr) {
+    let (_, addr, _) = established(d2).unwrap();
+    assert_eq!(addr, Some(Ipv4Addr::new(10, 1, 1, 100)));
+    let sas = ss.swanctl(&["--list-sas", "--raw"]);
+    assert_eq!(count(&sas, "state=ESTABLISHED"), 1, "{sas}");
+    assert!(sas.contains(&format!("remote-host={ip2}")), "{sas}");
+    assert!(sas.contains("local-vips=[10.1.1.100]"), "{sas}");
+    assert!(sas.contains("state=INSTALLED"), "{sas}");
+    let log = ss.log();
+    assert!(
+        log.contains(&format!("redirected to {ip2}")) && log.contains("N(REDIR_FROM)"),
+        "{log}"
+    );
+}
+
+/// strongSwan as the client, our endpoint redirects it at IKE_SA_INIT (RFC 5685 section
+/// 4.2, `EndpointConfig::redirect_to`, REDIRECT with charon's nonce): charon checks the
+/// nonce and connects to our second gateway.
+#[test]
+#[ignore = "needs root + strongswan"]
+fn strongswan_client_redirected_at_ike_sa_init() {
+    let ss = StrongSwan::start(&SPOKE_CONF.replace("@PSK@", "cisco"));
+    let ip2 = second_host_address(&ss);
+    let mut hub1 = our_hub(b"cisco");
+    hub1.redirect_to = Some(IpAddr::V4(ip2));
+    let mut d1 = Driver::new(ss.host_ip, hub1, Arc::new(WiresharkKeyLog::default()), 41);
+    let mut d2 = Driver::new(
+        ip2,
+        our_hub(b"cisco"),
+        Arc::new(WiresharkKeyLog::default()),
+        42,
+    );
+    let job = initiate_in_background(&ss);
+    let t0 = Instant::now();
+    while d1.ep.stats().redirects_sent == 0 && t0.elapsed() < Duration::from_secs(10) {
+        d1.run_until(Duration::from_millis(50), |_| false);
+    }
+    assert_eq!(d1.ep.stats().redirects_sent, 1, "{}", ss.log());
+    let up = d2.run_until(Duration::from_secs(12), |e| {
+        matches!(e, Event::ChildSaInstalled { .. })
+    });
+    let out = job.join().unwrap();
+    assert!(
+        up,
+        "not up at the second gateway: {:?}\n{}",
+        d2.events,
+        ss.log()
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(d1.ep.handles().is_empty(), "the first gateway kept state");
+    assert_charon_moved_to(&ss, &d2, ip2);
+}
+
+/// strongSwan as the client, our responder redirects its established SA by INFORMATIONAL
+/// (`Endpoint::redirect`): charon acknowledges, connects to our second gateway and deletes
+/// the old SA; the first gateway gets its pool address back. With charon 5.9.8 this, not
+/// the IKE_AUTH redirect (see `strongswan_client_redirected_in_ike_auth`), is how our
+/// responder moves an authenticated strongSwan client.
+#[test]
+#[ignore = "needs root + strongswan"]
+fn our_gateway_redirect_of_strongswan_client() {
+    // Not a full tunnel: kernel-libipsec routes 0.0.0.0/0 (table 220, all but the old
+    // gateway) into ipsec0, which would swallow charon's IKE_SA_INIT to the new gateway.
+    let ss = StrongSwan::start(
+        &SPOKE_CONF
+            .replace("@PSK@", "cisco")
+            .replace("remote_ts = 0.0.0.0/0", "remote_ts = 10.9.0.0/16"),
+    );
+    let ip2 = second_host_address(&ss);
+    let mut d1 = Driver::new(
+        ss.host_ip,
+        our_hub(b"cisco"),
+        Arc::new(WiresharkKeyLog::default()),
+        43,
+    );
+    let mut d2 = Driver::new(
+        ip2,
+        our_hub(b"cisco"),
+        Arc::new(WiresharkKeyLog::default()),
+        44,
+    );
+    let job = initiate_in_background(&ss);
+    assert!(
+        d1.run_until(Duration::from_secs(12), |e| matches!(
+            e,
+            Event::ChildSaInstalled { .. }
+        )),
+        "{:?}\n{}",
+        d1.events,
+        ss.log()
+    );
+    assert!(job.join().unwrap().status.success());
+    assert_eq!(d1.ep.pool_in_use(), 1);
+    let h = d1.ep.handles()[0];
+    d1.ep.redirect(Instant::now(), h, IpAddr::V4(ip2)).unwrap();
+    // Our INFORMATIONAL goes out and is answered; then charon sets up with d2 and deletes
+    // the old SA at d1. Poll both until d1's SA is gone and d2 has a Child SA.
+    let t0 = Instant::now();
+    let (mut up, mut gone) = (false, false);
+    while !(up && gone) && t0.elapsed() < Duration::from_secs(15) {
+        gone |= d1.run_until(
+            Duration::from_millis(20),
+            |e| matches!(e, Event::IkeSaDeleted { sa, .. } if *sa == h),
+        );
+        up |= d2.run_until(Duration::from_millis(20), |e| {
+            matches!(e, Event::ChildSaInstalled { .. })
+        });
+    }
+    assert!(
+        up,
+        "not up at the second gateway: {:?}\n{}",
+        d2.events,
+        ss.log()
+    );
+    assert!(gone, "old SA not deleted: {:?}\n{}", d1.events, ss.log());
+    d1.run_until(Duration::from_millis(300), |_| false);
+    assert_eq!(d1.ep.pool_in_use(), 0);
+    assert_charon_moved_to(&ss, &d2, ip2);
 }
