@@ -172,6 +172,24 @@ impl BestSummary {
     }
 }
 
+impl BestChange {
+    /// The change from the best path `old` (source, attributes) to `new`, or `None` when
+    /// `new` is the same path.
+    fn replaced(prefix: Ipv4Prefix, old: &(u32, Arc<RouteAttrs>), new: &Path) -> Option<Self> {
+        if new.src == old.0 && Arc::ptr_eq(&new.attrs, &old.1) {
+            return None;
+        }
+        Some(Self {
+            prefix,
+            old: Some(BestSummary {
+                src: old.0,
+                next_hop: old.1.next_hop,
+            }),
+            new: Some(BestSummary::of(new)),
+        })
+    }
+}
+
 /// Bits of a run entry that index `dests`.
 const IDX_BITS: u32 = 10;
 const IDX_MASK: u32 = (1 << IDX_BITS) - 1;
@@ -422,18 +440,7 @@ impl LocRib {
                     None => d.push(Path { src, attrs: a }),
                 }
                 d.select(ctx);
-                let nb = d.best()?;
-                if nb.src == old.0 && Arc::ptr_eq(&nb.attrs, &old.1) {
-                    return None;
-                }
-                Some(BestChange {
-                    prefix,
-                    old: Some(BestSummary {
-                        src: old.0,
-                        next_hop: old.1.next_hop,
-                    }),
-                    new: Some(BestSummary::of(nb)),
-                })
+                BestChange::replaced(prefix, &old, d.best()?)
             }
         }
     }
@@ -464,18 +471,7 @@ impl LocRib {
         let old = (ob.src, Arc::clone(&ob.attrs));
         d.remove(j);
         d.select(ctx);
-        let nb = d.best()?;
-        if nb.src == old.0 && Arc::ptr_eq(&nb.attrs, &old.1) {
-            return None;
-        }
-        Some(BestChange {
-            prefix,
-            old: Some(BestSummary {
-                src: old.0,
-                next_hop: old.1.next_hop,
-            }),
-            new: Some(BestSummary::of(nb)),
-        })
+        BestChange::replaced(prefix, &old, d.best()?)
     }
 
     /// Reselects the best path of `prefix` (after an IGP cost change); returns the change.
